@@ -1,0 +1,1 @@
+//! The yam host library.

@@ -1,0 +1,3 @@
+//! yam's reference CPU backend: every kernel to OpenCV's semantics.
+
+pub mod ops;
