@@ -1,1 +1,3 @@
 //! The yam host library.
+
+pub mod imageio;

@@ -120,3 +120,36 @@ impl ParamSet {
         self.params.iter().map(|p| (p.name.as_str(), &p.value))
     }
 }
+
+impl ParamValue {
+    /// Converts a JSON value from a pipeline file. Numbers with no fraction become `Int`,
+    /// arrays of numbers `FloatList`. `None` for objects, null and mixed arrays.
+    pub fn from_json(v: &serde_json::Value) -> Option<ParamValue> {
+        use serde_json::Value;
+        Some(match v {
+            Value::Bool(b) => ParamValue::Bool(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => ParamValue::Int(i),
+                None => ParamValue::Float(n.as_f64()?),
+            },
+            Value::String(s) => ParamValue::Text(s.as_str().into()),
+            Value::Array(items) => {
+                let nums: Option<Vec<f64>> = items.iter().map(serde_json::Value::as_f64).collect();
+                ParamValue::FloatList(nums?.into())
+            }
+            Value::Null | Value::Object(_) => return None,
+        })
+    }
+
+    /// The value as JSON (for saving pipelines and reports).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            ParamValue::Int(i) => Value::from(*i),
+            ParamValue::Float(f) => Value::from(*f),
+            ParamValue::Bool(b) => Value::from(*b),
+            ParamValue::Text(s) => Value::from(s.as_str()),
+            ParamValue::FloatList(v) => Value::from(v.to_vec()),
+        }
+    }
+}

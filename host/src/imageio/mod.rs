@@ -1,0 +1,3 @@
+//! Reading and writing images (PNG, TIFF, JPEG, NPY).
+
+pub mod npy;

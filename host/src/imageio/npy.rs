@@ -1,0 +1,1 @@
+//! NumPy `.npy` files (version 1.0-3.0).
