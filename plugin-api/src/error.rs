@@ -1,11 +1,20 @@
 //! The one error type that crosses the ABI.
+#![allow(
+    non_local_definitions,
+    reason = "abi_stable derives (StableAbi non-exhaustive enums, sabi_trait) emit impls inside consts"
+)]
 
-use abi_stable::{std_types::RString, StableAbi};
+use abi_stable::{nonexhaustive_enum::NonExhaustive, std_types::RString, StableAbi};
 
-/// What kind of failure a plugin reports. Hosts treat an unknown kind (a newer plugin) as
-/// [`ErrorKind::Internal`]. Append new kinds at the end with new discriminants.
+/// What kind of failure a plugin reports.
+///
+/// Non-exhaustive across the ABI: it travels as [`ErrorKind_NE`], so a plugin built against a
+/// newer minor version may send a kind this host does not know; [`PluginError::kind`] maps such
+/// a kind to [`ErrorKind::Internal`] instead of misreading it.
 #[repr(u8)]
 #[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[sabi(kind(WithNonExhaustive(size = [u32; 1], traits(Debug, Clone, PartialEq, Eq))))]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// Parameters or buffers do not fit the kernel (caller's fault).
     InvalidArgument = 1,
@@ -45,8 +54,8 @@ impl ErrorKind {
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, PartialEq, Eq)]
 pub struct PluginError {
-    /// What kind of failure.
-    pub kind: ErrorKind,
+    /// What kind of failure (read it with [`PluginError::kind`]).
+    pub raw_kind: ErrorKind_NE,
     /// Human-readable detail (names the kernel, buffer, parameter or device).
     pub message: RString,
 }
@@ -55,9 +64,17 @@ impl PluginError {
     /// Builds an error.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> PluginError {
         PluginError {
-            kind,
+            raw_kind: NonExhaustive::new(kind),
             message: RString::from(message.into()),
         }
+    }
+
+    /// The kind; [`ErrorKind::Internal`] for a kind added after this host was built.
+    pub fn kind(&self) -> ErrorKind {
+        self.raw_kind
+            .as_enum()
+            .copied()
+            .unwrap_or(ErrorKind::Internal)
     }
 
     /// [`ErrorKind::InvalidArgument`].
@@ -69,11 +86,16 @@ impl PluginError {
     pub fn unsupported(message: impl Into<String>) -> PluginError {
         PluginError::new(ErrorKind::Unsupported, message)
     }
+
+    /// [`ErrorKind::InvalidBuffer`].
+    pub fn invalid_buffer(message: impl Into<String>) -> PluginError {
+        PluginError::new(ErrorKind::InvalidBuffer, message)
+    }
 }
 
 impl std::fmt::Display for PluginError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.kind.name(), self.message)
+        write!(f, "{}: {}", self.kind().name(), self.message)
     }
 }
 

@@ -7,23 +7,38 @@
 //! * [`kernels`]: the same parameters as typed structs ([`KernelCall`]).
 //! * [`TensorDesc`]: DLPack-compatible buffer descriptors; [`DLTensor`] is DLPack's C struct.
 //! * [`PluginError`]: the one error type that crosses the boundary.
+//! * [`PluginModule`]: the root module a plugin exports; [`GpuExecutor`]: its executors.
+//! * [`export`]: [`export::Backend`] / [`export::Executor`] and [`export_plugin!`], which
+//!   catch every panic.
 //! * [`image`]: a plain Rust image container for host-side code and reference kernels.
 
 #![warn(missing_docs)]
 
 pub mod catalogue;
+mod descriptor;
 mod dtype;
 mod error;
+mod executor;
+pub mod export;
 pub mod image;
 pub mod kernels;
+mod module;
 mod params;
 mod tensor;
 
+pub use abi_stable;
+
 pub use catalogue::{kernel, KernelSpec, ParamIssue, Stage, CATALOGUE};
+pub use descriptor::{
+    BackendDescriptor, BackendKind, BackendKind_NE, DeviceInfo, KernelDeclaration,
+    ModuleCapabilities, ProbeReport, StepExecutionMetadata,
+};
 pub use dtype::{dl_code, DType, DlDataType};
-pub use error::{ErrorKind, PluginError};
+pub use error::{ErrorKind, ErrorKind_NE, PluginError};
+pub use executor::{BufferHandle, ExecutorBox, GpuExecutor, GpuExecutor_TO, StepCall, StepOutcome};
 pub use image::{Image, PixelData};
 pub use kernels::KernelCall;
+pub use module::{PluginModule, PluginModule_Ref, API_VERSION};
 pub use params::{Param, ParamSet, ParamValue};
 pub use tensor::{
     desc_from_dltensor, dl_device, DLTensor, DlDevice, DlpackError, DlpackView, TensorDesc,
