@@ -1,4 +1,14 @@
 //! yam's reference CPU backend: every kernel to OpenCV's semantics.
+//!
+//! Linked into the `yam` host as its built-in backend, and also built as a cdylib plugin so the
+//! loader and the conformance suite exercise it like any other backend.
 
+mod backend;
+mod executor;
 pub mod ops;
 pub mod pixel;
+
+pub use backend::CpuBackend;
+pub use executor::CpuExecutor;
+
+yam_plugin_api::export_plugin!(CpuBackend);

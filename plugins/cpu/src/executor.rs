@@ -1,0 +1,340 @@
+//! The CPU executor: "device" buffers are host memory; strides are honoured on upload/download.
+
+use std::collections::HashMap;
+
+use yam_plugin_api::{
+    export::Executor, kernel, BufferHandle, DType, DeviceInfo, DlDevice, Image, KernelCall,
+    PixelData, PluginError, StepCall, StepOutcome, TensorDesc,
+};
+
+use crate::ops;
+
+struct Slot {
+    desc: TensorDesc,
+    /// `None` until uploaded or written by a kernel.
+    image: Option<Image>,
+}
+
+/// Executes kernels on the host CPU.
+#[derive(Default)]
+pub struct CpuExecutor {
+    slots: HashMap<u64, Slot>,
+    next: u64,
+    bytes_in_use: u64,
+}
+
+impl std::fmt::Debug for CpuExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CpuExecutor")
+            .field("buffers", &self.slots.len())
+            .field("bytes_in_use", &self.bytes_in_use)
+            .finish()
+    }
+}
+
+/// The one device of this backend.
+pub fn host_device() -> DeviceInfo {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    DeviceInfo {
+        index: 0,
+        name: format!("host CPU ({threads} threads)").into(),
+        memory_bytes: 0,
+        dl_device: DlDevice::CPU,
+    }
+}
+
+fn desc_dtype(desc: &TensorDesc) -> Result<DType, PluginError> {
+    desc.dtype().ok_or_else(|| {
+        PluginError::invalid(format!(
+            "buffer dtype (code {}, bits {}, lanes {}) is not one of u8, u16, i16, i32, f32",
+            desc.dtype.code, desc.dtype.bits, desc.dtype.lanes
+        ))
+    })
+}
+
+/// Byte offset of element (y, x, c) of `desc`.
+fn offset(desc: &TensorDesc, y: usize, x: usize, c: usize, size: usize) -> usize {
+    desc.byte_offset as usize
+        + (y * desc.strides[0] as usize
+            + x * desc.strides[1] as usize
+            + c * desc.strides[2] as usize)
+            * size
+}
+
+impl CpuExecutor {
+    /// A new executor with no buffers.
+    pub fn new() -> CpuExecutor {
+        CpuExecutor::default()
+    }
+
+    fn slot(&self, buffer: BufferHandle) -> Result<&Slot, PluginError> {
+        self.slots.get(&buffer.0).ok_or_else(|| {
+            PluginError::invalid_buffer(format!(
+                "buffer {} is not allocated (or already freed)",
+                buffer.0
+            ))
+        })
+    }
+
+    fn image(&self, buffer: BufferHandle) -> Result<&Image, PluginError> {
+        self.slot(buffer)?.image.as_ref().ok_or_else(|| {
+            PluginError::invalid_buffer(format!(
+                "buffer {} was read before anything was written to it",
+                buffer.0
+            ))
+        })
+    }
+}
+
+impl Executor for CpuExecutor {
+    fn device(&self) -> DeviceInfo {
+        host_device()
+    }
+
+    fn allocate(&mut self, desc: TensorDesc) -> Result<BufferHandle, PluginError> {
+        desc_dtype(&desc)?;
+        if desc.strides[2] == 0 || desc.strides[1] < desc.shape[2] * desc.strides[2] {
+            return Err(PluginError::invalid(format!(
+                "strides {:?} overlap for shape {:?}",
+                desc.strides, desc.shape
+            )));
+        }
+        let bytes = desc.required_bytes().unwrap_or(0) as u64;
+        self.next += 1;
+        self.slots.insert(self.next, Slot { desc, image: None });
+        self.bytes_in_use += bytes;
+        Ok(BufferHandle(self.next))
+    }
+
+    fn upload(&mut self, buffer: BufferHandle, bytes: &[u8]) -> Result<(), PluginError> {
+        let desc = self.slot(buffer)?.desc;
+        let dtype = desc_dtype(&desc)?;
+        let need = desc.required_bytes().unwrap_or(0);
+        if bytes.len() != need {
+            return Err(PluginError::invalid(format!(
+                "upload to buffer {}: {} bytes given, the buffer's descriptor needs {need}",
+                buffer.0,
+                bytes.len()
+            )));
+        }
+        let size = dtype.size_bytes();
+        let (h, w, c) = (desc.height(), desc.width(), desc.channels());
+        let packed = if desc.is_packed() {
+            bytes[desc.byte_offset as usize..].to_vec()
+        } else {
+            let mut out = Vec::with_capacity(h * w * c * size);
+            for y in 0..h {
+                for x in 0..w {
+                    for ch in 0..c {
+                        let o = offset(&desc, y, x, ch, size);
+                        out.extend_from_slice(&bytes[o..o + size]);
+                    }
+                }
+            }
+            out
+        };
+        let data = PixelData::from_ne_bytes(dtype, &packed).ok_or_else(|| {
+            PluginError::invalid("upload: byte count is not a multiple of the element size")
+        })?;
+        let image =
+            Image::new(w, h, c, data).map_err(|e| PluginError::invalid(format!("upload: {e}")))?;
+        self.slots.get_mut(&buffer.0).expect("checked above").image = Some(image);
+        Ok(())
+    }
+
+    fn download(&mut self, buffer: BufferHandle, out: &mut [u8]) -> Result<(), PluginError> {
+        let desc = self.slot(buffer)?.desc;
+        let need = desc.required_bytes().unwrap_or(0);
+        if out.len() != need {
+            return Err(PluginError::invalid(format!(
+                "download from buffer {}: destination has {} bytes, the buffer needs {need}",
+                buffer.0,
+                out.len()
+            )));
+        }
+        let image = self.image(buffer)?;
+        let bytes = image.data.to_ne_bytes();
+        let size = image.dtype().size_bytes();
+        if desc.is_packed() {
+            out[desc.byte_offset as usize..].copy_from_slice(&bytes);
+        } else {
+            let mut src = bytes.chunks_exact(size);
+            for y in 0..desc.height() {
+                for x in 0..desc.width() {
+                    for ch in 0..desc.channels() {
+                        let o = offset(&desc, y, x, ch, size);
+                        out[o..o + size].copy_from_slice(src.next().expect("sizes checked"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn free(&mut self, buffer: BufferHandle) -> Result<(), PluginError> {
+        let slot = self.slots.remove(&buffer.0).ok_or_else(|| {
+            PluginError::invalid_buffer(format!(
+                "free of buffer {}: not allocated or already freed",
+                buffer.0
+            ))
+        })?;
+        self.bytes_in_use -= slot.desc.required_bytes().unwrap_or(0) as u64;
+        Ok(())
+    }
+
+    fn execute(
+        &mut self,
+        step: &StepCall,
+        inputs: &[BufferHandle],
+        output: Option<BufferHandle>,
+    ) -> Result<StepOutcome, PluginError> {
+        let id = step.kernel.as_str();
+        let what = format!("step `{}` ({id})", step.name);
+        let spec = kernel(id)
+            .ok_or_else(|| PluginError::unsupported(format!("{what}: unknown kernel")))?;
+        if !ops::IMPLEMENTED.contains(&id) {
+            return Err(PluginError::unsupported(format!(
+                "{what}: not implemented by the cpu backend"
+            )));
+        }
+        let first = inputs
+            .first()
+            .ok_or_else(|| PluginError::invalid(format!("{what}: no input buffer")))?;
+        let src = self.image(*first)?;
+        spec.check_input(src.dtype(), src.channels as u32)
+            .map_err(|e| PluginError::invalid(format!("{what}: {e}")))?;
+        // Re-validate: a host is not trusted to have checked the parameters.
+        let params = spec
+            .resolve(step.params.iter().map(|(n, v)| (n, v.clone())))
+            .map_err(|e| PluginError::invalid(format!("{what}: {e}")))?;
+        let call = KernelCall::parse(id, &params, src.dtype())
+            .expect("id is in the catalogue")
+            .map_err(|e| PluginError::invalid(format!("{what}: {e}")))?;
+        let extra = match inputs.get(1) {
+            Some(b) => Some(self.image(*b)?),
+            None => None,
+        };
+        let result = ops::execute(&call, src, extra)?;
+        match (result.image, output) {
+            (Some(image), Some(out)) => {
+                let desc = self.slot(out)?.desc;
+                let fits = desc.dtype() == Some(image.dtype())
+                    && (desc.height(), desc.width(), desc.channels())
+                        == (image.height, image.width, image.channels);
+                if !fits {
+                    return Err(PluginError::invalid(format!(
+                        "{what}: output buffer {} is {:?} {:?}, the result is {} {}x{}x{}",
+                        out.0,
+                        desc.dtype(),
+                        desc.shape,
+                        image.dtype(),
+                        image.height,
+                        image.width,
+                        image.channels
+                    )));
+                }
+                self.slots.get_mut(&out.0).expect("checked above").image = Some(image);
+            }
+            (Some(_), None) => {
+                return Err(PluginError::invalid(format!(
+                    "{what}: no output buffer given"
+                )))
+            }
+            (None, _) => {}
+        }
+        let info_json = if result.info.is_empty() {
+            String::new()
+        } else {
+            serde_json::Value::Object(result.info).to_string()
+        };
+        Ok(StepOutcome {
+            info_json: info_json.into(),
+        })
+    }
+
+    fn synchronize(&mut self) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    fn memory_in_use(&self) -> u64 {
+        self.bytes_in_use
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padded_rows_round_trip_and_padding_is_untouched() {
+        let mut ex = CpuExecutor::new();
+        let mut desc = TensorDesc::packed(DType::U16, 3, 2, 1);
+        desc.strides[0] = 5; // 2 pixels + 3 padding elements per row
+        let buf = ex.allocate(desc).unwrap();
+        let bytes: Vec<u8> = (0..desc.required_bytes().unwrap() as u8).collect();
+        ex.upload(buf, &bytes).unwrap();
+        let img = ex.image(buf).unwrap();
+        // Row y starts at element 5*y: elements 0,1 | 5,6 | 10,11 as native-endian u16.
+        let expect: Vec<u16> = [0usize, 1, 5, 6, 10, 11]
+            .iter()
+            .map(|&e| u16::from_ne_bytes([bytes[2 * e], bytes[2 * e + 1]]))
+            .collect();
+        assert_eq!(img.data, PixelData::U16(expect));
+        let mut out = vec![0xAAu8; bytes.len()];
+        ex.download(buf, &mut out).unwrap();
+        for (i, (&o, &b)) in out.iter().zip(&bytes).enumerate() {
+            let element = i / 2;
+            let in_image = element % 5 < 2;
+            assert_eq!(o, if in_image { b } else { 0xAA }, "byte {i}");
+        }
+    }
+
+    #[test]
+    fn double_free_and_size_mismatch_are_errors() {
+        let mut ex = CpuExecutor::new();
+        let desc = TensorDesc::packed(DType::F32, 4, 4, 3);
+        let buf = ex.allocate(desc).unwrap();
+        assert_eq!(ex.memory_in_use(), 4 * 4 * 3 * 4);
+        let e = ex.upload(buf, &[0u8; 10]).unwrap_err();
+        assert!(
+            e.message.contains("10 bytes given") && e.message.contains("192"),
+            "{e}"
+        );
+        let e = ex.download(buf, &mut [0u8; 192]).unwrap_err();
+        assert!(
+            e.message.contains("read before anything was written"),
+            "{e}"
+        );
+        ex.free(buf).unwrap();
+        assert_eq!(ex.memory_in_use(), 0);
+        let e = ex.free(buf).unwrap_err();
+        assert_eq!(e.kind(), yam_plugin_api::ErrorKind::InvalidBuffer);
+    }
+
+    #[test]
+    fn undeclared_kernel_and_wrong_dtype_are_errors() {
+        let mut ex = CpuExecutor::new();
+        let buf = ex
+            .allocate(TensorDesc::packed(DType::F32, 2, 2, 1))
+            .unwrap();
+        ex.upload(buf, &[0u8; 16]).unwrap();
+        let mut step = StepCall {
+            name: "s".into(),
+            kernel: "canny".into(),
+            schema_version: 1,
+            params: Default::default(),
+            metadata: Default::default(),
+        };
+        let e = ex.execute(&step, &[buf], Some(buf)).unwrap_err();
+        assert_eq!(e.kind(), yam_plugin_api::ErrorKind::Unsupported);
+        step.kernel = "connected_components".into();
+        let e = ex.execute(&step, &[buf], Some(buf)).unwrap_err();
+        assert!(e.message.contains("input dtype"), "{e}");
+        step.kernel = "no_such_kernel".into();
+        assert!(ex
+            .execute(&step, &[buf], None)
+            .unwrap_err()
+            .message
+            .contains("unknown kernel"));
+    }
+}
