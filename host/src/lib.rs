@@ -1,3 +1,12 @@
-//! The yam host library.
+//! The yam host library: pipelines, modules, validation, backends, planning, execution, I/O.
 
+pub mod abi;
+pub mod backends;
+pub mod cli;
 pub mod imageio;
+pub mod modules;
+pub mod pipeline;
+pub mod plugins;
+pub mod report;
+pub mod run;
+pub mod validate;

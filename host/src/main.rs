@@ -1,1 +1,5 @@
-fn main() {}
+//! The `yam` binary.
+
+fn main() -> std::process::ExitCode {
+    yam_host::cli::main()
+}

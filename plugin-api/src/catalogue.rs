@@ -165,11 +165,12 @@ impl ParamIssue {
 
 impl std::fmt::Display for ParamIssue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "parameter `{}` = {}: expected {}",
-            self.param, self.value, self.expected
-        )
+        let (p, v, e) = (&self.param, &self.value, &self.expected);
+        if p.starts_with("input") {
+            write!(f, "{p} = {v}: expected {e}")
+        } else {
+            write!(f, "parameter `{p}` = {v}: expected {e}")
+        }
     }
 }
 

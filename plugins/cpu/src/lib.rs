@@ -8,7 +8,7 @@ mod executor;
 pub mod ops;
 pub mod pixel;
 
-pub use backend::CpuBackend;
+pub use backend::{CpuBackend, CpuPlugin};
 pub use executor::CpuExecutor;
 
-yam_plugin_api::export_plugin!(CpuBackend);
+yam_plugin_api::export_plugin!(CpuPlugin);

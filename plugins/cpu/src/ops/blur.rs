@@ -1,7 +1,669 @@
-//! Gaussian blur.
-use yam_plugin_api::{kernels::GaussianBlurParams, Image, PluginError};
+//! Gaussian blur, and the separable row-then-column filter engine it shares with Sobel.
 
-/// OpenCV `GaussianBlur`.
-pub fn gaussian_blur(_src: &Image, _p: &GaussianBlurParams) -> Result<Image, PluginError> {
-    Err(PluginError::unsupported("gaussian_blur: not written yet"))
+use std::ops::{Add, Mul};
+
+use rayon::prelude::*;
+use yam_plugin_api::{
+    kernels::{BorderMode, GaussianBlurParams},
+    DType, Image, PixelData, PluginError,
+};
+
+use super::border::{index_table, RowPadder};
+use crate::pixel::Pixel;
+
+/// Largest kernel size accepted (explicit or derived from sigma).
+const MAX_KSIZE: usize = 65535;
+
+/// Rows per parallel band: about four bands per thread, but at least `min_rows` so that
+/// per-band set-up (filling a ring of intermediate rows) stays a small share of the work.
+pub(crate) fn band_rows(rows: usize, min_rows: usize) -> usize {
+    let per_thread = rows.div_ceil(4 * rayon::current_num_threads());
+    per_thread.max(min_rows).max(1)
+}
+
+/// One plane of typed pixels: `height` rows of `width` pixels of `channels` elements.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plane<'a, T> {
+    pub data: &'a [T],
+    pub width: usize,
+    pub height: usize,
+    pub channels: usize,
+}
+
+/// A separable kernel (correlation, anchor at the centre; both lengths odd) and its border.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SepKernel<'a, H, V> {
+    /// Row (horizontal) taps, applied first.
+    pub kx: &'a [H],
+    /// Column (vertical) taps, applied to the row results.
+    pub ky: &'a [V],
+    /// Border rule on both axes (the constant value is passed to [`separable`]).
+    pub mode: BorderMode,
+}
+
+/// Runs a separable filter: `h = Σ kx[i]·widen(src(y, x+i-rx))` per padded row, then
+/// `v = Σ ky[j]·lift(h(y+j-ry, x))`, then `finish(v)` per element. Channels are independent;
+/// outside pixels follow `k.mode`, with `constant` for [`BorderMode::Constant`].
+///
+/// Works on bands of rows in parallel; each band keeps a ring of `ky.len()` row results, so
+/// every row pass is done once per band and no border lookup happens per tap.
+pub(crate) fn separable<T, O, H, V>(
+    src: Plane<'_, T>,
+    k: SepKernel<'_, H, V>,
+    constant: T,
+    widen: impl Fn(T) -> H + Sync,
+    lift: impl Fn(H) -> V + Sync,
+    finish: impl Fn(V) -> O + Sync,
+) -> Vec<O>
+where
+    T: Copy + Send + Sync,
+    O: Copy + Default + Send,
+    H: Copy + Default + Send + Sync + Add<Output = H> + Mul<Output = H>,
+    V: Copy + Default + Send + Sync + Add<Output = V> + Mul<Output = V>,
+{
+    let c = src.channels;
+    let row_len = src.width * c;
+    let mut out = vec![O::default(); row_len * src.height];
+    if out.is_empty() {
+        return out;
+    }
+    let kyl = k.ky.len();
+    let (rx, ry) = (k.kx.len() / 2, kyl / 2);
+    let padder = RowPadder::new(k.mode, src.width, c, rx, rx);
+    // Padded row p is image row p - ry (or the constant row).
+    let rows = index_table(k.mode, src.height, ry, ry);
+    let band = band_rows(src.height, 4 * kyl);
+    out.par_chunks_mut(band * row_len)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let mut padded = vec![constant; padder.padded_len()];
+            let mut ring = vec![H::default(); kyl * row_len];
+            let mut acc = vec![V::default(); row_len];
+            for (i, out_row) in chunk.chunks_mut(row_len).enumerate() {
+                let y = b * band + i;
+                // Output row y needs padded rows y..y+kyl; the ring holds padded row p in
+                // slot p % kyl, so after the first row only one new row is computed.
+                let first_new = if i == 0 { y } else { y + kyl - 1 };
+                for p in first_new..y + kyl {
+                    match rows[p] {
+                        Some(sy) => padder.pad(
+                            &src.data[sy * row_len..(sy + 1) * row_len],
+                            constant,
+                            &mut padded,
+                        ),
+                        None => padded.fill(constant),
+                    }
+                    let slot = &mut ring[(p % kyl) * row_len..][..row_len];
+                    slot.fill(H::default());
+                    for (t, &kv) in k.kx.iter().enumerate() {
+                        for (s, &v) in slot.iter_mut().zip(&padded[t * c..]) {
+                            *s = *s + kv * widen(v);
+                        }
+                    }
+                }
+                acc.fill(V::default());
+                for (j, &kv) in k.ky.iter().enumerate() {
+                    let slot = &ring[((y + j) % kyl) * row_len..][..row_len];
+                    for (a, &h) in acc.iter_mut().zip(slot) {
+                        *a = *a + kv * lift(h);
+                    }
+                }
+                for (o, &a) in out_row.iter_mut().zip(&acc) {
+                    *o = finish(a);
+                }
+            }
+        });
+    out
+}
+
+/// OpenCV `getGaussianKernel` (the bit-exact double version): `n` odd taps summing to 1.
+/// `sigma <= 0` uses OpenCV's fixed tables for n = 1, 3, 5, 7, 9, else
+/// `sigma = 0.15·n + 0.35` (= `0.3·((n-1)/2 - 1) + 0.8`, computed with a fused multiply-add
+/// as OpenCV's softfloat `mulAdd` does).
+pub fn gaussian_kernel(n: usize, sigma: f64) -> Vec<f64> {
+    if sigma <= 0.0 {
+        let table: Option<&[f64]> = match n {
+            1 => Some(&[1.0]),
+            3 => Some(&[0.25, 0.5, 0.25]),
+            5 => Some(&[0.0625, 0.25, 0.375, 0.25, 0.0625]),
+            7 => Some(&[
+                0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125,
+            ]),
+            9 => Some(&[4.0, 13.0, 30.0, 51.0, 60.0, 51.0, 30.0, 13.0, 4.0]),
+            _ => None,
+        };
+        if let Some(t) = table {
+            let div = if n == 9 { 256.0 } else { 1.0 };
+            return t.iter().map(|v| v / div).collect();
+        }
+    }
+    let sigma = if sigma > 0.0 {
+        sigma
+    } else {
+        (n as f64).mul_add(0.15, 0.35)
+    };
+    let scale2x = -0.125 / (sigma * sigma);
+    let half = n / 2;
+    // x runs over 2·(i - centre), hence the -0.125 (= -0.5 / 4).
+    let t: Vec<f64> = (0..half)
+        .map(|i| {
+            let x = 2 * i as i64 + 1 - n as i64;
+            ((x * x) as f64 * scale2x).exp()
+        })
+        .collect();
+    let mut sum = 0.0;
+    for &v in &t {
+        sum += v;
+    }
+    let mul1 = 1.0 / (sum * 2.0 + 1.0);
+    let mut k = vec![mul1; n];
+    for (i, &v) in t.iter().enumerate() {
+        k[i] = v * mul1;
+        k[n - 1 - i] = v * mul1;
+    }
+    k
+}
+
+/// OpenCV `getGaussianKernelFixedPoint_ED`: [`gaussian_kernel`] in fixed point with `bits`
+/// fraction bits, rounded by error diffusion from the outside in; the centre tap takes the
+/// remainder so the taps sum to exactly `1 << bits`.
+pub fn gaussian_kernel_fixed(n: usize, sigma: f64, bits: u32) -> Vec<u32> {
+    let k = gaussian_kernel(n, sigma);
+    let one = 1i64 << bits;
+    let mult = one as f64;
+    let mut out = vec![0i64; n];
+    let mut err = 0.0;
+    for i in 0..n / 2 {
+        let adj = k[i] * mult + err;
+        let v = adj.round_ties_even();
+        err = adj - v;
+        out[i] = v as i64;
+        out[n - 1 - i] = v as i64;
+    }
+    out[n / 2] = one - 2 * out[..n / 2].iter().sum::<i64>();
+    out.into_iter()
+        .map(|v| u32::try_from(v).expect("Gaussian taps are non-negative"))
+        .collect()
+}
+
+/// Size and sigma of the Gaussian along one axis.
+type Axis = (usize, f64);
+
+/// Kernel sizes and sigmas `((nx, sigma_x), (ny, sigma_y))` for a blur of `dtype`, following
+/// OpenCV `createGaussianKernels`.
+fn gaussian_sizes(p: &GaussianBlurParams, dtype: DType) -> Result<(Axis, Axis), PluginError> {
+    let invalid = |what: String| Err(PluginError::invalid(format!("gaussian_blur: {what}")));
+    if !p.sigma.is_finite() || !p.sigma_y.is_finite() {
+        return invalid(format!(
+            "sigma {} / sigma_y {} must be finite",
+            p.sigma, p.sigma_y
+        ));
+    }
+    let sigma_x = p.sigma;
+    let sigma_y = if p.sigma_y <= 0.0 { sigma_x } else { p.sigma_y };
+    let (nx, ny) = if p.ksize == 0 {
+        if sigma_x <= 0.0 {
+            return invalid("ksize 0 needs sigma > 0 (the size comes from sigma)".into());
+        }
+        let per_side = if dtype == DType::U8 { 3.0 } else { 4.0 };
+        let size = |s: f64| (s * per_side * 2.0 + 1.0).round_ties_even();
+        let (fx, fy) = (size(sigma_x), size(sigma_y));
+        if fx.max(fy) > MAX_KSIZE as f64 {
+            return invalid(format!(
+                "sigma {sigma_x} / sigma_y {sigma_y} give a kernel above {MAX_KSIZE} taps"
+            ));
+        }
+        (fx as usize | 1, fy as usize | 1)
+    } else {
+        let k = p.ksize as usize;
+        if k % 2 == 0 || k > MAX_KSIZE {
+            return invalid(format!(
+                "ksize {k} must be odd and at most {MAX_KSIZE}, or 0"
+            ));
+        }
+        (k, k)
+    };
+    Ok(((nx, sigma_x.max(0.0)), (ny, sigma_y.max(0.0))))
+}
+
+/// OpenCV `GaussianBlur` (no ROI, `ALGO_HINT_ACCURATE`), channels independent.
+///
+/// u8 and u16 follow OpenCV's bit-exact fixed-point path: Q8 (u8) or Q16 (u16) taps, exact
+/// integer row then column sums, `dst = (v + half) >> (2·bits)`. f32 uses the float32-cast
+/// kernel with f64 accumulation (OpenCV accumulates in f32, so results differ by a few ULP).
+/// `Constant` borders use `border.value` saturated to the dtype (OpenCV itself always pads
+/// with 0 here).
+pub fn gaussian_blur(src: &Image, p: &GaussianBlurParams) -> Result<Image, PluginError> {
+    let dtype = src.dtype();
+    let ((nx, sx), (ny, sy)) = gaussian_sizes(p, dtype)?;
+    // OpenCV reuses the x kernel when the sizes match and the sigmas are within DBL_EPSILON.
+    let sy = if nx == ny && (sx - sy).abs() < f64::EPSILON {
+        sx
+    } else {
+        sy
+    };
+    let mode = p.border.mode;
+    let data = match &src.data {
+        PixelData::U8(v) => {
+            let (kx, ky) = (
+                gaussian_kernel_fixed(nx, sx, 8),
+                gaussian_kernel_fixed(ny, sy, 8),
+            );
+            let k = SepKernel {
+                kx: &kx,
+                ky: &ky,
+                mode,
+            };
+            PixelData::U8(separable(
+                plane(src, v),
+                k,
+                u8::saturate_from_f64(p.border.value),
+                u32::from,
+                |h| h,
+                // v < 2^32: h <= 255·256 and the column taps sum to 256.
+                |v| ((v + (1 << 15)) >> 16) as u8,
+            ))
+        }
+        PixelData::U16(v) => {
+            let kx = gaussian_kernel_fixed(nx, sx, 16);
+            let ky: Vec<u64> = gaussian_kernel_fixed(ny, sy, 16)
+                .into_iter()
+                .map(u64::from)
+                .collect();
+            let k = SepKernel {
+                kx: &kx,
+                ky: &ky,
+                mode,
+            };
+            PixelData::U16(separable(
+                plane(src, v),
+                k,
+                u16::saturate_from_f64(p.border.value),
+                u32::from,
+                u64::from,
+                |v| ((v + (1 << 31)) >> 32) as u16,
+            ))
+        }
+        PixelData::F32(v) => {
+            let f32_taps = |n, s| -> Vec<f64> {
+                gaussian_kernel(n, s)
+                    .into_iter()
+                    .map(|t| f64::from(t as f32))
+                    .collect()
+            };
+            let (kx, ky) = (f32_taps(nx, sx), f32_taps(ny, sy));
+            let k = SepKernel {
+                kx: &kx,
+                ky: &ky,
+                mode,
+            };
+            PixelData::F32(separable(
+                plane(src, v),
+                k,
+                p.border.value as f32,
+                f64::from,
+                |h| h,
+                |v| v as f32,
+            ))
+        }
+        other => {
+            return Err(PluginError::invalid(format!(
+                "gaussian_blur: dtype {} is not supported (u8, u16 or f32)",
+                other.dtype()
+            )))
+        }
+    };
+    Ok(Image {
+        width: src.width,
+        height: src.height,
+        channels: src.channels,
+        data,
+    })
+}
+
+/// The [`Plane`] view of `img`'s elements `data`.
+pub(crate) fn plane<'a, T>(img: &Image, data: &'a [T]) -> Plane<'a, T> {
+    Plane {
+        data,
+        width: img.width,
+        height: img.height,
+        channels: img.channels,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use yam_plugin_api::kernels::Border;
+
+    const MODES: [BorderMode; 5] = [
+        BorderMode::Reflect101,
+        BorderMode::Reflect,
+        BorderMode::Replicate,
+        BorderMode::Constant,
+        BorderMode::Wrap,
+    ];
+
+    fn params(
+        ksize: u32,
+        sigma: f64,
+        sigma_y: f64,
+        mode: BorderMode,
+        value: f64,
+    ) -> GaussianBlurParams {
+        GaussianBlurParams {
+            ksize,
+            sigma,
+            sigma_y,
+            border: Border { mode, value },
+        }
+    }
+
+    /// Direct 2-D correlation, one `BorderMode::map` per tap, in f64 (exact for the integer
+    /// taps used here: every sum stays below 2^53).
+    fn naive_sum(img: &Image, kx: &[f64], ky: &[f64], mode: BorderMode, constant: f64) -> Vec<f64> {
+        let (w, h, c) = (img.width, img.height, img.channels);
+        let px = |y: isize, x: isize, ch: usize| -> f64 {
+            match (mode.map(y, h), mode.map(x, w)) {
+                (Some(y), Some(x)) => {
+                    let i = (y * w + x) * c + ch;
+                    match &img.data {
+                        PixelData::U8(v) => f64::from(v[i]),
+                        PixelData::U16(v) => f64::from(v[i]),
+                        PixelData::F32(v) => f64::from(v[i]),
+                        _ => unreachable!(),
+                    }
+                }
+                _ => constant,
+            }
+        };
+        let (rx, ry) = ((kx.len() / 2) as isize, (ky.len() / 2) as isize);
+        let mut out = Vec::with_capacity(w * h * c);
+        for y in 0..h as isize {
+            for x in 0..w as isize {
+                for ch in 0..c {
+                    let mut s = 0.0;
+                    for (j, &b) in ky.iter().enumerate() {
+                        for (i, &a) in kx.iter().enumerate() {
+                            s += b * a * px(y + j as isize - ry, x + i as isize - rx, ch);
+                        }
+                    }
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+
+    /// The naive Gaussian: OpenCV's kernels and rounding on top of [`naive_sum`].
+    fn naive(img: &Image, p: &GaussianBlurParams) -> PixelData {
+        let ((nx, sx), (ny, sy)) = gaussian_sizes(p, img.dtype()).unwrap();
+        let fixed = |n, s, bits| -> Vec<f64> {
+            gaussian_kernel_fixed(n, s, bits)
+                .into_iter()
+                .map(f64::from)
+                .collect()
+        };
+        let v = p.border.value;
+        match img.dtype() {
+            DType::U8 => {
+                let s = naive_sum(
+                    img,
+                    &fixed(nx, sx, 8),
+                    &fixed(ny, sy, 8),
+                    p.border.mode,
+                    v.round_ties_even().clamp(0.0, 255.0),
+                );
+                PixelData::U8(
+                    s.iter()
+                        .map(|s| ((s + 32768.0) / 65536.0).floor() as u8)
+                        .collect(),
+                )
+            }
+            DType::U16 => {
+                let s = naive_sum(
+                    img,
+                    &fixed(nx, sx, 16),
+                    &fixed(ny, sy, 16),
+                    p.border.mode,
+                    v.round_ties_even().clamp(0.0, 65535.0),
+                );
+                let half = 2f64.powi(31);
+                let one = 2f64.powi(32);
+                PixelData::U16(
+                    s.iter()
+                        .map(|s| ((s + half) / one).floor() as u16)
+                        .collect(),
+                )
+            }
+            DType::F32 => {
+                let k = |n, s| -> Vec<f64> {
+                    gaussian_kernel(n, s)
+                        .into_iter()
+                        .map(|t| f64::from(t as f32))
+                        .collect()
+                };
+                let s = naive_sum(
+                    img,
+                    &k(nx, sx),
+                    &k(ny, sy),
+                    p.border.mode,
+                    f64::from(v as f32),
+                );
+                PixelData::F32(s.iter().map(|&s| s as f32).collect())
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    fn assert_matches(got: &PixelData, want: &PixelData) -> Result<(), TestCaseError> {
+        match (got, want) {
+            (PixelData::F32(g), PixelData::F32(w)) => {
+                for (i, (a, b)) in g.iter().zip(w).enumerate() {
+                    let tol = 1e-5 * b.abs().max(1.0);
+                    prop_assert!((a - b).abs() <= tol, "element {}: {} vs {}", i, a, b);
+                }
+                prop_assert_eq!(g.len(), w.len());
+            }
+            _ => prop_assert_eq!(got, want),
+        }
+        Ok(())
+    }
+
+    fn arb_image(max_side: usize) -> impl Strategy<Value = Image> {
+        (
+            1..=max_side,
+            1..=max_side,
+            prop::sample::select(vec![1usize, 3, 4]),
+            0..3u8,
+        )
+            .prop_flat_map(|(w, h, c, d)| {
+                let n = w * h * c;
+                let data = match d {
+                    0 => prop::collection::vec(any::<u8>(), n)
+                        .prop_map(PixelData::U8)
+                        .boxed(),
+                    1 => prop::collection::vec(any::<u16>(), n)
+                        .prop_map(PixelData::U16)
+                        .boxed(),
+                    _ => prop::collection::vec(-1000f32..1000.0, n)
+                        .prop_map(PixelData::F32)
+                        .boxed(),
+                };
+                data.prop_map(move |d| Image::new(w, h, c, d).unwrap())
+            })
+    }
+
+    fn arb_params() -> impl Strategy<Value = GaussianBlurParams> {
+        (
+            prop::sample::select(vec![0u32, 1, 3, 5, 7, 9, 11]),
+            prop_oneof![Just(0.0), 0.2f64..3.0],
+            prop_oneof![Just(0.0), 0.2f64..3.0],
+            prop::sample::select(MODES.to_vec()),
+            -20f64..300.0,
+        )
+            .prop_map(|(k, s, sy, mode, value)| {
+                // ksize 0 needs a sigma to size the kernel from.
+                let s = if k == 0 && s == 0.0 { 1.2 } else { s };
+                params(k, s, sy, mode, value)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn optimised_equals_naive(img in arb_image(20), p in arb_params()) {
+            let got = gaussian_blur(&img, &p).unwrap();
+            prop_assert_eq!((got.width, got.height, got.channels), (img.width, img.height, img.channels));
+            assert_matches(&got.data, &naive(&img, &p))?;
+        }
+    }
+
+    #[test]
+    fn several_bands_equal_naive() {
+        // Tall enough for several parallel bands, each refilling its row ring.
+        for (d, mode) in [
+            (0u8, BorderMode::Reflect101),
+            (1, BorderMode::Wrap),
+            (2, BorderMode::Constant),
+        ] {
+            let (w, h, c) = (37, 203, 3);
+            let n = w * h * c;
+            let gen = |i: usize| (i * 7919 + i / 13 * 31) % 251;
+            let data = match d {
+                0 => PixelData::U8((0..n).map(|i| gen(i) as u8).collect()),
+                1 => PixelData::U16((0..n).map(|i| (gen(i) * 261) as u16).collect()),
+                _ => PixelData::F32((0..n).map(|i| gen(i) as f32 / 7.0).collect()),
+            };
+            let img = Image::new(w, h, c, data).unwrap();
+            let p = params(0, 1.7, 2.3, mode, 9.0);
+            let got = gaussian_blur(&img, &p).unwrap();
+            assert_matches(&got.data, &naive(&img, &p)).unwrap();
+        }
+    }
+
+    #[test]
+    fn fixed_point_taps_match_opencv() {
+        // Values from SEMANTICS.md (OpenCV 5 getGaussianKernelFixedPoint_ED).
+        assert_eq!(gaussian_kernel_fixed(5, 1.5, 8), [31, 60, 74, 60, 31]);
+        assert_eq!(
+            gaussian_kernel_fixed(5, 1.5, 16),
+            [7869, 15328, 19142, 15328, 7869]
+        );
+        assert_eq!(
+            gaussian_kernel_fixed(19, 3.0, 8),
+            [0, 1, 3, 4, 9, 14, 20, 28, 32, 34, 32, 28, 20, 14, 9, 4, 3, 1, 0]
+        );
+        assert_eq!(
+            gaussian_kernel_fixed(25, 3.0, 16),
+            [
+                3, 10, 34, 97, 249, 573, 1179, 2173, 3583, 5286, 6979, 8244, 8716, 8244, 6979,
+                5286, 3583, 2173, 1179, 573, 249, 97, 34, 10, 3
+            ]
+        );
+        // sigma <= 0 with a small size: the binomial tables.
+        assert_eq!(gaussian_kernel_fixed(3, 0.0, 8), [64, 128, 64]);
+        assert_eq!(gaussian_kernel_fixed(5, 0.0, 8), [16, 64, 96, 64, 16]);
+        assert_eq!(
+            gaussian_kernel_fixed(9, 0.0, 8),
+            [4, 13, 30, 51, 60, 51, 30, 13, 4]
+        );
+    }
+
+    #[test]
+    fn float_taps_match_opencv() {
+        let want = [
+            0.120078385f64,
+            0.233880758,
+            0.292081714,
+            0.233880758,
+            0.120078385,
+        ];
+        // SEMANTICS.md prints the float32 taps to 9 significant digits: they round-trip.
+        let got: Vec<f32> = gaussian_kernel(5, 1.5).iter().map(|&t| t as f32).collect();
+        let want: Vec<f32> = want.iter().map(|&t| t as f32).collect();
+        assert_eq!(got, want);
+        // sigma 0, size 11: sigma = 0.3·((11-1)·0.5 - 1) + 0.8 = 2.
+        let (a, b) = (gaussian_kernel(11, 0.0), gaussian_kernel(11, 2.0));
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-15));
+    }
+
+    #[test]
+    fn size_from_sigma_depends_on_dtype() {
+        let p = params(0, 3.0, 0.0, BorderMode::Reflect101, 0.0);
+        assert_eq!(
+            gaussian_sizes(&p, DType::U8).unwrap(),
+            ((19, 3.0), (19, 3.0))
+        );
+        assert_eq!(
+            gaussian_sizes(&p, DType::U16).unwrap(),
+            ((25, 3.0), (25, 3.0))
+        );
+        assert_eq!(
+            gaussian_sizes(&p, DType::F32).unwrap(),
+            ((25, 3.0), (25, 3.0))
+        );
+        let p = params(0, 1.5, 0.5, BorderMode::Reflect101, 0.0);
+        // cvRound(1.5·6 + 1) | 1 = 11; cvRound(0.5·6 + 1) | 1 = 5.
+        assert_eq!(
+            gaussian_sizes(&p, DType::U8).unwrap(),
+            ((11, 1.5), (5, 0.5))
+        );
+    }
+
+    #[test]
+    fn impulse_response_is_the_product_of_taps() {
+        // 100 at the centre of a 7x7 u8 image; k = [31 60 74 60 31] / 256 on both axes.
+        let mut v = vec![0u8; 49];
+        v[24] = 100;
+        let img = Image::new(7, 7, 1, PixelData::U8(v)).unwrap();
+        let out = gaussian_blur(&img, &params(5, 1.5, 0.0, BorderMode::Reflect101, 0.0)).unwrap();
+        let PixelData::U8(o) = out.data else { panic!() };
+        assert_eq!(o[24], 8); // 100·74·74 / 65536 = 8.36
+        assert_eq!(o[23], 7); // 100·74·60 / 65536 = 6.77
+        assert_eq!(o[8], 1); // 100·31·31 / 65536 = 1.47
+        assert_eq!(o[0], 0);
+    }
+
+    #[test]
+    fn constant_border_value_is_saturated() {
+        // 1x1 image of 100, [1 2 1]/4 taps: 0.75·border + 0.25·100.
+        let img = Image::new(1, 1, 1, PixelData::U8(vec![100])).unwrap();
+        let blur = |value| {
+            let out = gaussian_blur(&img, &params(3, 0.0, 0.0, BorderMode::Constant, value));
+            out.unwrap().data
+        };
+        assert_eq!(blur(0.0), PixelData::U8(vec![25]));
+        // 300 saturates to 255: 191.25 + 25 = 216.25.
+        assert_eq!(blur(300.0), PixelData::U8(vec![216]));
+        // Every other mode sees only the pixel itself.
+        for mode in [
+            BorderMode::Reflect101,
+            BorderMode::Reflect,
+            BorderMode::Replicate,
+            BorderMode::Wrap,
+        ] {
+            let out = gaussian_blur(&img, &params(3, 0.0, 0.0, mode, 0.0)).unwrap();
+            assert_eq!(out.data, PixelData::U8(vec![100]));
+        }
+    }
+
+    #[test]
+    fn empty_images_stay_empty() {
+        for (w, h) in [(0, 3), (3, 0)] {
+            let img = Image::new(w, h, 1, PixelData::U8(vec![])).unwrap();
+            let out = gaussian_blur(&img, &params(5, 1.5, 0.0, BorderMode::Reflect101, 0.0));
+            assert_eq!(out.unwrap(), img);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let img = Image::new(2, 2, 1, PixelData::I16(vec![0; 4])).unwrap();
+        let e = gaussian_blur(&img, &params(3, 1.0, 0.0, BorderMode::Reflect101, 0.0)).unwrap_err();
+        assert!(e.to_string().contains("gaussian_blur"), "{e}");
+        let img = Image::new(2, 2, 1, PixelData::U8(vec![0; 4])).unwrap();
+        assert!(gaussian_blur(&img, &params(4, 1.0, 0.0, BorderMode::Reflect101, 0.0)).is_err());
+        assert!(gaussian_blur(&img, &params(0, 0.0, 0.0, BorderMode::Reflect101, 0.0)).is_err());
+    }
 }

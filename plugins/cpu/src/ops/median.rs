@@ -1,7 +1,575 @@
-//! Median filter.
-use yam_plugin_api::{kernels::MedianBlurParams, Image, PluginError};
+//! Median filter (OpenCV `medianBlur`): replicate border, element of rank (k²−1)/2.
 
-/// OpenCV `medianBlur`.
-pub fn median_blur(_src: &Image, _p: &MedianBlurParams) -> Result<Image, PluginError> {
-    Err(PluginError::unsupported("median_blur: not written yet"))
+use rayon::prelude::*;
+use yam_plugin_api::{
+    kernels::{BorderMode, MedianBlurParams},
+    Image, PixelData, PluginError,
+};
+
+use super::blur::{band_rows, plane, Plane};
+use super::border::{index_table, RowPadder};
+
+/// Element types the median compares (f32 is filtered as [`f32_key`]s).
+trait Ordered: Copy + Send + Sync {
+    /// Strict "less than".
+    fn less(a: Self, b: Self) -> bool;
+}
+
+impl Ordered for u8 {
+    fn less(a: u8, b: u8) -> bool {
+        a < b
+    }
+}
+
+impl Ordered for u16 {
+    fn less(a: u16, b: u16) -> bool {
+        a < b
+    }
+}
+
+impl Ordered for i32 {
+    fn less(a: i32, b: i32) -> bool {
+        a < b
+    }
+}
+
+/// An i32 whose order is IEEE `totalOrder` of `x` (as `f32::total_cmp`: −0 < +0, NaN last);
+/// for every other pair of values this is the order OpenCV's min/max networks use. The
+/// mapping is its own inverse (see [`f32_from_key`]).
+fn f32_key(x: f32) -> i32 {
+    let b = x.to_bits() as i32;
+    // Negative floats: flip all but the sign bit so larger magnitudes sort lower.
+    b ^ (((b >> 31) as u32) >> 1) as i32
+}
+
+/// Inverse of [`f32_key`].
+fn f32_from_key(k: i32) -> f32 {
+    f32::from_bits((k ^ (((k >> 31) as u32) >> 1) as i32) as u32)
+}
+
+/// Runs an integer median on the [`f32_key`]s of an f32 plane.
+fn via_keys(src: Plane<'_, f32>, median: impl Fn(Plane<'_, i32>) -> Vec<i32>) -> Vec<f32> {
+    let keys: Vec<i32> = src.data.iter().map(|&x| f32_key(x)).collect();
+    let out = median(Plane {
+        data: &keys,
+        width: src.width,
+        height: src.height,
+        channels: src.channels,
+    });
+    out.into_iter().map(f32_from_key).collect()
+}
+
+fn min2<T: Ordered>(a: T, b: T) -> T {
+    if T::less(b, a) {
+        b
+    } else {
+        a
+    }
+}
+
+fn max2<T: Ordered>(a: T, b: T) -> T {
+    if T::less(b, a) {
+        a
+    } else {
+        b
+    }
+}
+
+/// The middle of three values.
+fn med3<T: Ordered>(a: T, b: T, c: T) -> T {
+    max2(min2(a, b), min2(max2(a, b), c))
+}
+
+/// Runs `row_fn(window, out_row, scratch)` for every output row y, in parallel bands, where
+/// `window` holds the `k` source rows `y-r..=y+r`, each replicate-padded by `r` pixels on
+/// both sides (`(width + 2r) * channels` elements apiece), and `scratch` is reused by all
+/// rows of a band.
+fn for_each_window_row<T: Copy + Send + Sync + Default, S: Default>(
+    src: Plane<'_, T>,
+    k: usize,
+    row_fn: impl Fn(&[T], &mut [T], &mut S) + Sync,
+) -> Vec<T> {
+    let r = k / 2;
+    let row_len = src.width * src.channels;
+    let mut out = vec![T::default(); row_len * src.height];
+    if out.is_empty() {
+        return out;
+    }
+    let padder = RowPadder::new(BorderMode::Replicate, src.width, src.channels, r, r);
+    let plen = padder.padded_len();
+    let rows = index_table(BorderMode::Replicate, src.height, r, r);
+    let band = band_rows(src.height, 8);
+    out.par_chunks_mut(band * row_len)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let mut window = vec![T::default(); k * plen];
+            let mut scratch = S::default();
+            for (i, out_row) in chunk.chunks_mut(row_len).enumerate() {
+                let y = b * band + i;
+                for (j, dst) in window.chunks_mut(plen).enumerate() {
+                    let sy = rows[y + j].expect("replicate always maps inside");
+                    let row = &src.data[sy * row_len..(sy + 1) * row_len];
+                    padder.pad(row, T::default(), dst);
+                }
+                row_fn(&window, out_row, &mut scratch);
+            }
+        });
+    out
+}
+
+/// 3×3 median: sort each padded column of three once, then each window's median is
+/// `med3(max of lows, med3 of mids, min of highs)` (the classic column-sorted reduction).
+fn median3<T: Ordered + Default>(src: Plane<'_, T>) -> Vec<T> {
+    let c = src.channels;
+    let plen = (src.width + 2) * c;
+    for_each_window_row(
+        src,
+        3,
+        |w, out, (lo, mid, hi): &mut (Vec<T>, Vec<T>, Vec<T>)| {
+            let (a, rest) = w.split_at(plen);
+            let (b, cc) = rest.split_at(plen);
+            lo.clear();
+            mid.clear();
+            hi.clear();
+            for ((&a, &b), &cc) in a.iter().zip(b).zip(cc) {
+                let (l, h) = (min2(a, b), max2(a, b));
+                lo.push(min2(l, cc));
+                hi.push(max2(h, cc));
+                mid.push(max2(l, min2(h, cc)));
+            }
+            for (t, o) in out.iter_mut().enumerate() {
+                let (t1, t2) = (t + c, t + 2 * c);
+                let l = max2(max2(lo[t], lo[t1]), lo[t2]);
+                let m = med3(mid[t], mid[t1], mid[t2]);
+                let h = min2(min2(hi[t], hi[t1]), hi[t2]);
+                *o = med3(l, m, h);
+            }
+        },
+    )
+}
+
+/// Comparators `(a, b)` (afterwards wire `a` holds the smaller value) of a network that
+/// leaves the element of rank `rank` of `n` inputs on the returned wire.
+///
+/// Built from Batcher's odd-even merge sort on the next power of two: the missing inputs are
+/// treated as +∞ (a comparator against +∞ is dropped or becomes a wire relabelling), then
+/// comparators that cannot reach the output wire are pruned.
+fn selection_network(n: usize, rank: usize) -> (Vec<(usize, usize)>, usize) {
+    fn merge(lo: usize, hi: usize, r: usize, out: &mut Vec<(usize, usize)>) {
+        let step = 2 * r;
+        if step < hi - lo {
+            merge(lo, hi, step, out);
+            merge(lo + r, hi, step, out);
+            out.extend((lo + r..hi - r).step_by(step).map(|i| (i, i + r)));
+        } else {
+            out.push((lo, lo + r));
+        }
+    }
+    // Sorts positions lo..=hi.
+    fn sort(lo: usize, hi: usize, out: &mut Vec<(usize, usize)>) {
+        if hi > lo {
+            let mid = lo + (hi - lo) / 2;
+            sort(lo, mid, out);
+            sort(mid + 1, hi, out);
+            merge(lo, hi, 1, out);
+        }
+    }
+    let size = n.next_power_of_two();
+    let mut batcher = Vec::new();
+    sort(0, size - 1, &mut batcher);
+    // Wire carried by each network position; None = +∞.
+    let mut wire: Vec<Option<usize>> = (0..size).map(|p| (p < n).then_some(p)).collect();
+    let mut net = Vec::new();
+    for (i, j) in batcher {
+        match (wire[i], wire[j]) {
+            (Some(a), Some(b)) => net.push((a, b)),
+            (None, Some(b)) => {
+                wire[i] = Some(b);
+                wire[j] = None;
+            }
+            _ => {}
+        }
+    }
+    let out = wire[rank].expect("ranks below n hold real inputs");
+    // Keep only comparators whose result can still flow into `out`.
+    let mut needed = vec![false; n];
+    needed[out] = true;
+    let mut kept = Vec::new();
+    for &(a, b) in net.iter().rev() {
+        if needed[a] || needed[b] {
+            needed[a] = true;
+            needed[b] = true;
+            kept.push((a, b));
+        }
+    }
+    kept.reverse();
+    (kept, out)
+}
+
+/// 5×5 median by a selection network applied to whole tiles of a row at once: wire `w`
+/// holds window element `w` for every position in the tile, so each comparator is an
+/// element-wise min/max over arrays (which the compiler vectorises).
+fn median5<T: Ordered + Default>(src: Plane<'_, T>) -> Vec<T> {
+    const TILE: usize = 256;
+    let c = src.channels;
+    let plen = (src.width + 4) * c;
+    let (net, out_wire) = selection_network(25, 12);
+    for_each_window_row(src, 5, |w, out, wires: &mut Vec<T>| {
+        wires.resize(25 * TILE, T::default());
+        for (tile, out) in out.chunks_mut(TILE).enumerate() {
+            let (start, len) = (tile * TILE, out.len());
+            for (dy, row) in w.chunks_exact(plen).enumerate() {
+                for dx in 0..5 {
+                    let src = &row[start + dx * c..][..len];
+                    wires[(dy * 5 + dx) * TILE..][..len].copy_from_slice(src);
+                }
+            }
+            for &(a, b) in &net {
+                let (lo, hi) = two_wires(wires, a, b, TILE);
+                for (p, q) in lo[..len].iter_mut().zip(&mut hi[..len]) {
+                    let (x, y) = (*p, *q);
+                    *p = min2(x, y);
+                    *q = max2(x, y);
+                }
+            }
+            out.copy_from_slice(&wires[out_wire * TILE..][..len]);
+        }
+    })
+}
+
+/// Mutable views of wires `a` and `b` (distinct) of `wires`, each `tile` long.
+fn two_wires<T>(wires: &mut [T], a: usize, b: usize, tile: usize) -> (&mut [T], &mut [T]) {
+    if a < b {
+        let (x, y) = wires.split_at_mut(b * tile);
+        (&mut x[a * tile..][..tile], &mut y[..tile])
+    } else {
+        let (x, y) = wires.split_at_mut(a * tile);
+        (&mut y[..tile], &mut x[b * tile..][..tile])
+    }
+}
+
+/// u8 median for any odd `k` ≥ 7 (Huang's sliding histogram): per output row, one 256-bin
+/// histogram per channel slides along x, adding and removing one column of `k` values per
+/// step, and the median bin is tracked incrementally (it moves little between neighbours).
+fn median_u8_hist(src: Plane<'_, u8>, k: usize) -> Vec<u8> {
+    let c = src.channels;
+    let rank = (k * k - 1) / 2;
+    type Scratch = (Vec<[u32; 256]>, Vec<usize>, Vec<usize>);
+    for_each_window_row(src, k, |w, out, (hist, med, below): &mut Scratch| {
+        let plen = (src.width + k - 1) * c;
+        hist.clear();
+        hist.resize(c, [0; 256]);
+        // Padded column x' (source column x' - r, replicated) of window row j, channel ch.
+        let column = |x: usize, ch: usize| w.chunks_exact(plen).map(move |row| row[x * c + ch]);
+        for (ch, h) in hist.iter_mut().enumerate() {
+            for x in 0..k {
+                for v in column(x, ch) {
+                    h[usize::from(v)] += 1;
+                }
+            }
+        }
+        // Median bin and the count of values below it, per channel.
+        med.clear();
+        med.resize(c, 0);
+        below.clear();
+        below.resize(c, 0);
+        for x in 0..src.width {
+            for ch in 0..c {
+                let h = &mut hist[ch];
+                if x > 0 {
+                    // Window moves from padded columns x-1..x-1+k to x..x+k.
+                    for v in column(x - 1, ch) {
+                        let v = usize::from(v);
+                        h[v] -= 1;
+                        below[ch] -= usize::from(v < med[ch]);
+                    }
+                    for v in column(x + k - 1, ch) {
+                        let v = usize::from(v);
+                        h[v] += 1;
+                        below[ch] += usize::from(v < med[ch]);
+                    }
+                }
+                let (m, b) = (&mut med[ch], &mut below[ch]);
+                while *b > rank {
+                    *m -= 1;
+                    *b -= h[*m] as usize;
+                }
+                while *b + h[*m] as usize <= rank {
+                    *b += h[*m] as usize;
+                    *m += 1;
+                }
+                out[x * c + ch] = *m as u8;
+            }
+        }
+    })
+}
+
+/// OpenCV `medianBlur`: each element becomes the median of its `ksize`×`ksize` neighbourhood
+/// (replicate border), channels independent. u8 takes any odd `ksize` ≥ 3; u16 and f32 take
+/// 3 or 5, as in OpenCV.
+pub fn median_blur(src: &Image, p: &MedianBlurParams) -> Result<Image, PluginError> {
+    let k = p.ksize as usize;
+    let invalid = |allowed: &str| {
+        Err(PluginError::invalid(format!(
+            "median_blur: ksize {k} is not supported for {} input ({allowed})",
+            src.dtype()
+        )))
+    };
+    let data = match &src.data {
+        PixelData::U8(v) => match k {
+            3 => PixelData::U8(median3(plane(src, v))),
+            5 => PixelData::U8(median5(plane(src, v))),
+            k if k % 2 == 1 && k > 5 && k <= 255 => PixelData::U8(median_u8_hist(plane(src, v), k)),
+            _ => return invalid("odd, 3 to 255"),
+        },
+        PixelData::U16(v) => match k {
+            3 => PixelData::U16(median3(plane(src, v))),
+            5 => PixelData::U16(median5(plane(src, v))),
+            _ => return invalid("3 or 5"),
+        },
+        PixelData::F32(v) => match k {
+            3 => PixelData::F32(via_keys(plane(src, v), median3)),
+            5 => PixelData::F32(via_keys(plane(src, v), median5)),
+            _ => return invalid("3 or 5"),
+        },
+        other => {
+            return Err(PluginError::invalid(format!(
+                "median_blur: dtype {} is not supported (u8, u16 or f32)",
+                other.dtype()
+            )))
+        }
+    };
+    Ok(Image {
+        width: src.width,
+        height: src.height,
+        channels: src.channels,
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Gathers each window with `BorderMode::map` per tap, sorts it, takes the middle.
+    fn naive<T: Copy>(
+        data: &[T],
+        (w, h, c): (usize, usize, usize),
+        k: usize,
+        less: impl Fn(T, T) -> bool,
+    ) -> Vec<T> {
+        let r = (k / 2) as isize;
+        let m = BorderMode::Replicate;
+        let mut out = Vec::with_capacity(data.len());
+        for y in 0..h as isize {
+            for x in 0..w as isize {
+                for ch in 0..c {
+                    let mut win = Vec::with_capacity(k * k);
+                    for dy in -r..=r {
+                        for dx in -r..=r {
+                            let (sy, sx) = (m.map(y + dy, h).unwrap(), m.map(x + dx, w).unwrap());
+                            win.push(data[(sy * w + sx) * c + ch]);
+                        }
+                    }
+                    // Insertion sort: independent of the selection used by the kernel.
+                    for i in 1..win.len() {
+                        let mut j = i;
+                        while j > 0 && less(win[j], win[j - 1]) {
+                            win.swap(j, j - 1);
+                            j -= 1;
+                        }
+                    }
+                    out.push(win[(k * k - 1) / 2]);
+                }
+            }
+        }
+        out
+    }
+
+    fn naive_image(img: &Image, k: usize) -> PixelData {
+        let shape = (img.width, img.height, img.channels);
+        match &img.data {
+            PixelData::U8(v) => PixelData::U8(naive(v, shape, k, |a, b| a < b)),
+            PixelData::U16(v) => PixelData::U16(naive(v, shape, k, |a, b| a < b)),
+            PixelData::F32(v) => PixelData::F32(naive(v, shape, k, |a, b| a.total_cmp(&b).is_lt())),
+            _ => unreachable!(),
+        }
+    }
+
+    /// Images with many repeated values (so ties and plateaus are common) and a ksize valid
+    /// for the dtype.
+    fn arb_case(max_side: usize) -> impl Strategy<Value = (Image, usize)> {
+        (
+            1..=max_side,
+            1..=max_side,
+            prop::sample::select(vec![1usize, 3, 4]),
+            0..3u8,
+        )
+            .prop_flat_map(|(w, h, c, d)| {
+                let n = w * h * c;
+                let data = match d {
+                    0 => prop_oneof![
+                        prop::collection::vec(any::<u8>(), n),
+                        prop::collection::vec(0u8..4, n),
+                    ]
+                    .prop_map(PixelData::U8)
+                    .boxed(),
+                    1 => prop::collection::vec(prop_oneof![any::<u16>(), 0u16..3], n)
+                        .prop_map(PixelData::U16)
+                        .boxed(),
+                    _ => prop::collection::vec(
+                        prop_oneof![
+                            -1e6f32..1e6,
+                            (-3i8..3).prop_map(f32::from),
+                            prop::sample::select(vec![-0.0f32, f32::INFINITY, f32::NEG_INFINITY]),
+                        ],
+                        n,
+                    )
+                    .prop_map(PixelData::F32)
+                    .boxed(),
+                };
+                let ks = if d == 0 {
+                    vec![3usize, 5, 7, 9, 15]
+                } else {
+                    vec![3, 5]
+                };
+                (data, prop::sample::select(ks))
+                    .prop_map(move |(d, k)| (Image::new(w, h, c, d).unwrap(), k))
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn optimised_equals_naive((img, k) in arb_case(16)) {
+            let got = median_blur(&img, &MedianBlurParams { ksize: k as u32 }).unwrap();
+            prop_assert_eq!((got.width, got.height, got.channels), (img.width, img.height, img.channels));
+            prop_assert_eq!(got.data, naive_image(&img, k));
+        }
+    }
+
+    #[test]
+    fn several_bands_and_large_windows_equal_naive() {
+        let (w, h) = (41, 77);
+        let gen = |i: usize| ((i * 7919) ^ (i / 5 * 131)) % 256;
+        let img = Image::new(
+            w,
+            h,
+            3,
+            PixelData::U8((0..w * h * 3).map(|i| gen(i) as u8).collect()),
+        )
+        .unwrap();
+        for k in [3, 5, 21] {
+            let got = median_blur(&img, &MedianBlurParams { ksize: k }).unwrap();
+            assert_eq!(got.data, naive_image(&img, k as usize), "k = {k}");
+        }
+        let img16 = Image::new(
+            w,
+            h,
+            1,
+            PixelData::U16((0..w * h).map(|i| (gen(i) * 255) as u16).collect()),
+        )
+        .unwrap();
+        let got = median_blur(&img16, &MedianBlurParams { ksize: 5 }).unwrap();
+        assert_eq!(got.data, naive_image(&img16, 5));
+    }
+
+    #[test]
+    fn selection_networks_select() {
+        // Every 0/1 input, which proves a comparator network (0-1 principle). 64 inputs run
+        // at once as the bits of a u64: input p is lane p % 64 of block p / 64.
+        for (n, rank) in [(9, 4), (25, 12), (7, 0), (7, 6)] {
+            let (net, out) = selection_network(n, rank);
+            let lane_bit = |i: usize| {
+                (0..64u64)
+                    .filter(|l| l >> i & 1 == 1)
+                    .fold(0, |m, l| m | 1 << l)
+            };
+            for block in 0u64..1 << (n - 6) {
+                let mut v: Vec<u64> = (0..n)
+                    .map(|i| {
+                        if i < 6 {
+                            lane_bit(i)
+                        } else if block >> (i - 6) & 1 == 1 {
+                            !0
+                        } else {
+                            0
+                        }
+                    })
+                    .collect();
+                for &(a, b) in &net {
+                    let (x, y) = (v[a], v[b]);
+                    v[a] = x & y;
+                    v[b] = x | y;
+                }
+                // The rank-th smallest is 1 exactly when at most `rank` inputs are 0.
+                let want = (0..64u64).fold(0u64, |m, l| {
+                    let zeros = n - (block << 6 | l).count_ones() as usize;
+                    m | u64::from(zeros <= rank) << l
+                });
+                assert_eq!(v[out], want, "n {n} rank {rank} block {block}");
+            }
+        }
+    }
+
+    #[test]
+    fn f32_keys_follow_total_order() {
+        let sorted = [
+            f32::NEG_INFINITY,
+            -f32::MAX,
+            -1.5,
+            -f32::MIN_POSITIVE,
+            -1e-45,
+            -0.0,
+            0.0,
+            1e-45,
+            1.0,
+            f32::MAX,
+            f32::INFINITY,
+            f32::NAN,
+        ];
+        for pair in sorted.windows(2) {
+            assert!(f32_key(pair[0]) < f32_key(pair[1]), "{pair:?}");
+        }
+        for x in sorted {
+            assert_eq!(f32_from_key(f32_key(x)).to_bits(), x.to_bits());
+        }
+    }
+
+    #[test]
+    fn hand_checked_3x3() {
+        // 1 2 3 / 4 5 6 / 7 8 9 with replicate border.
+        let img = Image::new(3, 3, 1, PixelData::U8((1..=9).collect())).unwrap();
+        let got = median_blur(&img, &MedianBlurParams { ksize: 3 }).unwrap();
+        // Top-left window: 1 1 2 / 1 1 2 / 4 4 5 -> sorted 1 1 1 1 2 2 4 4 5 -> 2.
+        // Centre: 5. Bottom-right: 5 6 6 / 8 9 9 / 8 9 9 -> 8.
+        assert_eq!(got.data, PixelData::U8(vec![2, 3, 3, 4, 5, 6, 7, 7, 8]));
+        // A lone spike vanishes; f32 negatives order correctly.
+        let img = Image::new(3, 1, 1, PixelData::F32(vec![-1.5, 100.0, -2.5])).unwrap();
+        let got = median_blur(&img, &MedianBlurParams { ksize: 3 }).unwrap();
+        assert_eq!(got.data, PixelData::F32(vec![-1.5, -1.5, -2.5]));
+    }
+
+    #[test]
+    fn empty_images_stay_empty() {
+        for (w, h, k) in [(0, 3, 3), (3, 0, 5), (0, 0, 7)] {
+            let img = Image::new(w, h, 1, PixelData::U8(vec![])).unwrap();
+            assert_eq!(
+                median_blur(&img, &MedianBlurParams { ksize: k }).unwrap(),
+                img
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_unsupported_sizes_and_dtypes() {
+        let img16 = Image::new(4, 4, 1, PixelData::U16(vec![0; 16])).unwrap();
+        assert!(median_blur(&img16, &MedianBlurParams { ksize: 7 }).is_err());
+        let img8 = Image::new(4, 4, 1, PixelData::U8(vec![0; 16])).unwrap();
+        assert!(median_blur(&img8, &MedianBlurParams { ksize: 4 }).is_err());
+        assert!(median_blur(&img8, &MedianBlurParams { ksize: 1 }).is_err());
+        let i16img = Image::new(4, 4, 1, PixelData::I16(vec![0; 16])).unwrap();
+        let e = median_blur(&i16img, &MedianBlurParams { ksize: 3 }).unwrap_err();
+        assert!(e.to_string().contains("median_blur"), "{e}");
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod analysis;
 pub mod blur;
+pub mod border;
 pub mod edges;
 pub mod labeling;
 pub mod median;

@@ -1,0 +1,104 @@
+//! Border handling shared by the neighbourhood kernels: index tables and padded rows.
+//!
+//! Kernels look a coordinate up in a table built once per call (one [`BorderMode::map`] per
+//! padded position) instead of calling `map` per tap.
+
+use yam_plugin_api::kernels::BorderMode;
+
+/// Source index of every padded coordinate: entry `i` is `mode.map(i - before, n)`, for
+/// `i` in `0..before + n + after`; `None` means the constant border value. Needs `n > 0`.
+pub fn index_table(mode: BorderMode, n: usize, before: usize, after: usize) -> Vec<Option<usize>> {
+    // `map` never terminates for reflections of an empty axis.
+    assert!(n > 0, "border index table for an empty axis");
+    (0..before + n + after)
+        .map(|i| mode.map(i as isize - before as isize, n))
+        .collect()
+}
+
+/// A row padded on both sides by the border rule: `before` + `width` + `after` pixels of
+/// `channels` interleaved elements, built from a column [`index_table`].
+#[derive(Debug, Clone)]
+pub struct RowPadder {
+    table: Vec<Option<usize>>,
+    before: usize,
+    width: usize,
+    channels: usize,
+}
+
+impl RowPadder {
+    /// Padding for rows of `width` (> 0) pixels of `channels` elements.
+    pub fn new(
+        mode: BorderMode,
+        width: usize,
+        channels: usize,
+        before: usize,
+        after: usize,
+    ) -> RowPadder {
+        RowPadder {
+            table: index_table(mode, width, before, after),
+            before,
+            width,
+            channels,
+        }
+    }
+
+    /// Elements in a padded row.
+    pub fn padded_len(&self) -> usize {
+        self.table.len() * self.channels
+    }
+
+    /// Writes `row` (`width * channels` elements) padded into `out` (`padded_len` elements);
+    /// outside pixels that the table marks constant get `constant`.
+    pub fn pad<T: Copy>(&self, row: &[T], constant: T, out: &mut [T]) {
+        let c = self.channels;
+        let inner = self.before * c..(self.before + self.width) * c;
+        out[inner.clone()].copy_from_slice(row);
+        let outer = (0..self.before).chain(self.before + self.width..self.table.len());
+        for i in outer {
+            let dst = &mut out[i * c..(i + 1) * c];
+            match self.table[i] {
+                Some(j) => dst.copy_from_slice(&row[j * c..(j + 1) * c]),
+                None => dst.fill(constant),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padded_rows_follow_opencv_patterns() {
+        // abcdefgh padded by 3 on each side, as SEMANTICS.md draws the modes.
+        let row: Vec<u8> = (b'a'..=b'h').collect();
+        let pad = |mode| {
+            let p = RowPadder::new(mode, 8, 1, 3, 3);
+            let mut out = vec![0u8; p.padded_len()];
+            p.pad(&row, b'.', &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(pad(BorderMode::Reflect101), "dcbabcdefghgfe");
+        assert_eq!(pad(BorderMode::Reflect), "cbaabcdefghhgf");
+        assert_eq!(pad(BorderMode::Replicate), "aaaabcdefghhhh");
+        assert_eq!(pad(BorderMode::Wrap), "fghabcdefghabc");
+        assert_eq!(pad(BorderMode::Constant), "...abcdefgh...");
+    }
+
+    #[test]
+    fn multichannel_rows_move_whole_pixels() {
+        let row = [1u16, 10, 2, 20];
+        let p = RowPadder::new(BorderMode::Reflect101, 2, 2, 2, 1);
+        let mut out = vec![0; p.padded_len()];
+        p.pad(&row, 0, &mut out);
+        // padded pixels: map(-2)=0, map(-1)=1, 0, 1, map(2)=0
+        assert_eq!(out, [1, 10, 2, 20, 1, 10, 2, 20, 1, 10]);
+    }
+
+    #[test]
+    fn tables_wider_than_the_row_keep_reflecting() {
+        let t = index_table(BorderMode::Reflect101, 2, 4, 0);
+        // -4 -> 0, -3 -> 1, -2 -> 0, -1 -> 1
+        assert_eq!(t, [Some(0), Some(1), Some(0), Some(1), Some(0), Some(1)]);
+    }
+}
