@@ -3,6 +3,7 @@
 pub mod abi;
 pub mod backends;
 pub mod cli;
+pub mod conformance;
 pub mod imageio;
 pub mod modules;
 pub mod pipeline;

@@ -380,7 +380,7 @@ impl<'b> Engine<'b> {
     }
 }
 
-fn upload(
+pub(crate) fn upload(
     ex: &mut ExecutorBox,
     image: &Image,
     live: &mut Vec<BufferHandle>,
@@ -392,7 +392,11 @@ fn upload(
     Ok(h)
 }
 
-fn download(ex: &mut ExecutorBox, h: BufferHandle, desc: TensorDesc) -> Result<Image, PluginError> {
+pub(crate) fn download(
+    ex: &mut ExecutorBox,
+    h: BufferHandle,
+    desc: TensorDesc,
+) -> Result<Image, PluginError> {
     let dtype = desc
         .dtype()
         .ok_or_else(|| PluginError::invalid("output buffer has an unknown dtype"))?;
@@ -413,7 +417,7 @@ fn free(
     ex.free(h).into_result()
 }
 
-fn parse_info(json: &str) -> Result<Map<String, Value>, PluginError> {
+pub(crate) fn parse_info(json: &str) -> Result<Map<String, Value>, PluginError> {
     if json.is_empty() {
         return Ok(Map::new());
     }

@@ -848,3 +848,72 @@ mod tests {
         );
     }
 }
+
+/// How far a backend's output may be from the CPU reference (KERNELS.md's tolerance column).
+/// An element passes when `|actual - expected| <= abs + rel * max(1, |expected|)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Tolerance {
+    /// Absolute allowance.
+    pub abs: f64,
+    /// Allowance relative to the expected magnitude (at least 1).
+    pub rel: f64,
+}
+
+impl Tolerance {
+    /// Bit-exact.
+    pub const EXACT: Tolerance = Tolerance { abs: 0.0, rel: 0.0 };
+
+    /// True when `actual` is acceptable for `expected`. NaN matches only NaN.
+    pub fn accepts(self, expected: f64, actual: f64) -> bool {
+        if expected.is_nan() || actual.is_nan() {
+            return expected.is_nan() && actual.is_nan();
+        }
+        if expected == actual {
+            return true;
+        }
+        (actual - expected).abs() <= self.abs + self.rel * expected.abs().max(1.0)
+    }
+}
+
+/// The tolerance of kernel `id` for an output of dtype `out`.
+pub fn tolerance(id: &str, out: DType) -> Tolerance {
+    match (id, out) {
+        ("gaussian_blur" | "box_blur", DType::F32) => Tolerance {
+            abs: 1e-5,
+            rel: 0.0,
+        },
+        ("bilateral_filter", DType::U8) => Tolerance { abs: 1.0, rel: 0.0 },
+        ("bilateral_filter", DType::F32) => Tolerance {
+            abs: 1e-4,
+            rel: 0.0,
+        },
+        ("sobel", DType::F32) => Tolerance {
+            abs: 0.0,
+            rel: 1e-5,
+        },
+        ("normalize", DType::F32) => Tolerance {
+            abs: 1e-6,
+            rel: 0.0,
+        },
+        _ => Tolerance::EXACT,
+    }
+}
+
+#[cfg(test)]
+mod tolerance_tests {
+    use super::*;
+
+    #[test]
+    fn tolerances_follow_kernels_md() {
+        assert_eq!(tolerance("gaussian_blur", DType::U8), Tolerance::EXACT);
+        assert!(tolerance("gaussian_blur", DType::F32).accepts(0.5, 0.500009));
+        assert!(!tolerance("gaussian_blur", DType::F32).accepts(0.5, 0.50002));
+        assert!(tolerance("bilateral_filter", DType::U8).accepts(10.0, 11.0));
+        assert!(!tolerance("bilateral_filter", DType::U8).accepts(10.0, 12.0));
+        let sobel = tolerance("sobel", DType::F32);
+        assert!(sobel.accepts(1000.0, 1000.009));
+        assert!(!sobel.accepts(1000.0, 1000.02));
+        assert!(!Tolerance::EXACT.accepts(1.0, f64::NAN));
+        assert!(Tolerance::EXACT.accepts(f64::NAN, f64::NAN));
+    }
+}

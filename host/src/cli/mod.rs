@@ -1,5 +1,7 @@
 //! The `yam` command line.
 
+mod bench;
+mod conformance;
 mod doctor;
 mod list;
 mod plugins;
@@ -52,6 +54,12 @@ enum Command {
     /// Installed backend plugins: list, inspect, rescan.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
+    /// Time a kernel or a pipeline in-process, next to a memory copy of the same image.
+    #[command(long_about = bench::LONG_ABOUT)]
+    Bench(bench::BenchArgs),
+    /// Run the conformance suite on a backend plugin (what a vendor runs before shipping).
+    #[command(long_about = conformance::LONG_ABOUT)]
+    Conformance(conformance::ConformanceArgs),
     /// Explain this machine: runtimes, plugins, devices, and where each kernel would run.
     Doctor {
         /// Print JSON.
@@ -108,6 +116,8 @@ pub fn main() -> ExitCode {
         Command::Kernels(args) => list::kernels(&args),
         Command::Modules(args) => list::modules(&args),
         Command::Plugins(cmd) => plugins::run(cmd),
+        Command::Conformance(args) => conformance::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Doctor { json, plugins } => doctor::run(&plugins, json),
         Command::Scan { library } => Ok(crate::plugins::scan::scanner_main(&library)),
     };

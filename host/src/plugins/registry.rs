@@ -183,7 +183,7 @@ fn save_cache(path: &Path, cache: &CacheFile) {
 }
 
 /// Compares what the library said with its manifest; `Err` names every difference.
-fn check_against_manifest(m: &Manifest, f: &ScanFacts) -> Result<(), String> {
+pub fn check_against_manifest(m: &Manifest, f: &ScanFacts) -> Result<(), String> {
     let mut problems = Vec::new();
     if f.name != m.name {
         problems.push(format!(
