@@ -74,12 +74,30 @@ DEFAULTS = {
               "border": "reflect101", "border_value": 0.0},
     "threshold": {"thresh": 127.0, "maxval": 255.0, "type": "binary", "otsu": False},
     "connected_components": {"connectivity": 8},
+    "box_blur": {"ksize": 5, "normalize": True, "border": "reflect101", "border_value": 0.0},
+    "bilateral_filter": {"d": 9, "sigma_color": 75.0, "sigma_space": 75.0,
+                         "border": "reflect101", "border_value": 0.0},
+    "adaptive_threshold": {"maxval": 255.0, "method": "mean", "type": "binary",
+                           "block_size": 11, "c": 2.0},
+    "canny": {"low": 100.0, "high": 200.0, "aperture": 3, "l2_gradient": False},
+    "convert": {"dtype": "f32", "scale": 1.0, "offset": 0.0},
+    "normalize": {"min": 0.0, "max": None},  # None: the dtype's default (255, 65535, 1.0)
+    "to_gray": {"order": "rgb"},
 }
 
 # Tolerances of KERNELS.md. "rel" means |actual - expected| <= rel * max(1, |expected|).
 EXACT = {"abs": 0}
 F32_GAUSS = {"abs": 1e-5}
 F32_SOBEL = {"rel": 1e-5}
+F32_BOX = {"abs": 1e-5}
+U8_BILATERAL = {"abs": 1}
+F32_BILATERAL = {"abs": 1e-4}
+F32_NORMALIZE = {"rel": 1e-6}
+F32_GRAY = {"rel": 1e-6}
+CV_ADAPTIVE = {"mean": cv2.ADAPTIVE_THRESH_MEAN_C, "gaussian": cv2.ADAPTIVE_THRESH_GAUSSIAN_C}
+NP_DTYPE = {"u8": np.uint8, "u16": np.uint16, "f32": np.float32}
+CV_DEPTH = {"u8": cv2.CV_8U, "u16": cv2.CV_16U, "f32": cv2.CV_32F}
+CV_DEPTH_NAME = {"u8": "8U", "u16": "16U", "f32": "32F"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,6 +171,18 @@ def make_mask(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return out
 
 
+def make_ties(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """f32 values for `convert`: every multiple of 0.25 in [-3, 3] and around the u8 and u16
+    limits (with scale 1 or 2 they give .5 ties, with scale 1 they saturate), then random
+    values spread over [-1e5, 1e5] (saturating for u8 and u16) and in [-1, 300]."""
+    grid = [np.arange(-3, 3.25, 0.25), np.arange(250, 260.25, 0.25),
+            np.arange(65530, 65540.25, 0.25), np.array([-0.0, 1e-30, -1e-30, 0.5, 1.5, 2.5])]
+    fixed = np.concatenate(grid)
+    n = h * w - fixed.size
+    rest = np.concatenate([rng.uniform(-1e5, 1e5, n // 2), rng.uniform(-1, 300, n - n // 2)])
+    return np.concatenate([fixed, rest]).astype(np.float32).reshape(h, w)
+
+
 def make_inputs() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(SEED)
     inputs: dict[str, np.ndarray] = {}
@@ -167,6 +197,11 @@ def make_inputs() -> dict[str, np.ndarray]:
     inputs["mask_checker"] = np.where((yy + xx) % 2 == 0, 255, 0).astype(np.uint8)
     inputs["mask_empty"] = np.zeros((H, W), np.uint8)
     inputs["mask_full"] = np.full((H, W), 255, np.uint8)
+    # Added later; drawn after everything above so that the older inputs stay identical.
+    inputs["u16_c4"] = make_image(rng, H, W, 4, "u16")
+    inputs["f32_c4"] = make_image(rng, H, W, 4, "f32")
+    inputs["f32_ties"] = make_ties(rng, H, W)
+    inputs["u8_flat"] = np.full((H, W), 77, np.uint8)
     return inputs
 
 
@@ -202,9 +237,12 @@ def pad_then(fn, src: np.ndarray, border: str, value: float, radius: int) -> np.
     return out[r:r + src.shape[0], r:r + src.shape[1]]
 
 
-def run_configs(fn):
+def run_configs(fn, tol: dict | None = None, notes: list | None = None):
     """Runs fn() with the default configuration, with IPP off and with one thread; returns
-    the default result and a list of the configurations that disagree with it."""
+    the default result and a list of the configurations that disagree with it.
+
+    With `tol`, a configuration whose output is within `tol` of the default one does not
+    count as disagreeing; the difference is appended to `notes` instead."""
     cv2.ipp.setUseIPP(True)
     cv2.setNumThreads(2)
     ref = fn()
@@ -215,14 +253,22 @@ def run_configs(fn):
     finally:
         cv2.ipp.setUseIPP(True)
     if not same(ref, alt):
-        disagree.append("ipp off")
+        if tol is not None and tolerance_error(tol, alt, ref) <= tol.get("rel", tol.get("abs")):
+            notes.append(f"IPP off differs by at most {tolerance_error(tol, alt, ref):.3g} "
+                         f"(within the tolerance)")
+        else:
+            disagree.append("ipp off")
     cv2.setNumThreads(1)
     try:
         alt = fn()
     finally:
         cv2.setNumThreads(2)
     if not same(ref, alt):
-        disagree.append("1 thread")
+        if tol is not None and tolerance_error(tol, alt, ref) <= tol.get("rel", tol.get("abs")):
+            notes.append(f"1 thread differs by at most {tolerance_error(tol, alt, ref):.3g} "
+                         f"(within the tolerance)")
+        else:
+            disagree.append("1 thread")
     return ref, disagree
 
 
@@ -280,13 +326,104 @@ def op_erode_dilate(kernel_id):
     return make
 
 
-def filter_with_border(make_op, p: dict, src: np.ndarray):
+def op_box(p, _src):
+    k = p["ksize"]
+
+    def f(s, b, _v):
+        return cv2.boxFilter(s, -1, (k, k), normalize=p["normalize"], borderType=b)
+    return f, k // 2 + 1, False
+
+
+def bilateral_radius(p: dict) -> int:
+    ss = p["sigma_space"] if p["sigma_space"] > 0 else 1.0
+    r = p["d"] // 2 if p["d"] > 0 else int(np.rint(ss * 1.5))
+    return max(r, 1)
+
+
+def op_bilateral(p, _src):
+    def f(s, b, _v):
+        return cv2.bilateralFilter(s, p["d"], p["sigma_color"], p["sigma_space"], borderType=b)
+    return f, bilateral_radius(p) + 1, False
+
+
+def box_division_is_path_independent(p: dict, src: np.ndarray) -> bool:
+    """OpenCV divides normalised u16 box sums (and u8 sums of windows above 256 pixels) in
+    float32 in its SIMD loop (`v_round(v_cvt_f32(S) * (float)(1/d))`) and in double in the
+    scalar tail, so which pixels take which path depends on the CPU's vector width. True when
+    both divisions give the same result for every pixel of this case."""
+    dt, k = dtype_name(src), p["ksize"]
+    d = k * k
+    if not p["normalize"] or dt == "f32" or (dt == "u8" and d <= 256):
+        return True
+    r = k // 2
+    padded = cv2.copyMakeBorder(src, r, r, r, r, CV_BORDER[p["border"]],
+                                value=scalar(p["border_value"])).astype(np.int64)
+    if padded.ndim == 2:
+        padded = padded[..., None]
+    c = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0), (0, 0)))
+    h, w = src.shape[:2]
+    sums = c[k:k + h, k:k + w] - c[:h, k:k + w] - c[k:k + h, :w] + c[:h, :w]
+    in_double = np.rint(sums * (1.0 / d))
+    in_float = np.rint(sums.astype(np.float32) * np.float32(1.0 / d))
+    return bool(np.array_equal(in_double, in_float))
+
+
+DBL_EPSILON = float(np.finfo(np.float64).eps)
+
+
+def convert_model(src: np.ndarray, dt: str, scale: float, offset: float) -> np.ndarray:
+    """`src.convertTo(dst, depth(dt), scale, offset)` as OpenCV 5.0.0 computes it for u8/u16/
+    f32 in and out (cv2 has no binding for Mat::convertTo, so the generator computes it; the
+    model is checked against cv2.normalize, which calls convertTo, by `check_convert_model`).
+
+    Without scaling (|scale - 1| and |offset| below DBL_EPSILON) it is a plain conversion.
+    Otherwise `cvt_32f`: a float32 fused multiply-add `x * (float)scale + (float)offset` with a
+    single rounding (x·a is exact in long double; the sum is rounded once more, to 64 bits,
+    before the float32 rounding), then saturate_cast: round half to even and clamp."""
+    if abs(scale - 1) < DBL_EPSILON and abs(offset) < DBL_EPSILON:
+        v = src.astype(np.float64)
+    else:
+        a, b = np.longdouble(np.float32(scale)), np.longdouble(np.float32(offset))
+        v = (src.astype(np.longdouble) * a + b).astype(np.float32).astype(np.float64)
+    if dt == "f32":
+        return v.astype(np.float32)
+    hi = 255 if dt == "u8" else 65535
+    return np.clip(np.rint(v), 0, hi).astype(NP_DTYPE[dt])
+
+
+def normalize_scale_shift(src: np.ndarray, a: float, b: float, dt: str) -> tuple[float, float]:
+    """The convertTo arguments cv2.normalize(NORM_MINMAX) derives (OpenCV 5 normalize)."""
+    smin, smax = float(src.min()), float(src.max())
+    dmin, dmax = min(a, b), max(a, b)
+    scale = (dmax - dmin) * (1.0 / (smax - smin) if smax - smin > DBL_EPSILON else 0.0)
+    if dt == "f32":
+        scale = float(np.float32(scale))
+        return scale, float(np.float32(dmin)) - float(np.float32(smin * scale))
+    return scale, dmin - smin * scale
+
+
+def check_convert_model(src: np.ndarray, dt: str) -> None:
+    """cv2.normalize is `convertTo` with a scale and shift it derives from the data: compare
+    it with convert_model for this dtype pair, with several ranges (ties included)."""
+    for a, b in ((0.0, 1.0), (-3.3, 7.1), (10.0, 1e4), (0.0, 255.0), (-1e5, 1e5), (0.5, 2.5)):
+        got = cv2.normalize(src, None, a, b, cv2.NORM_MINMAX, dtype=CV_DEPTH[dt])
+        scale, shift = normalize_scale_shift(src, a, b, dt)
+        want = convert_model(src, dt, scale, shift)
+        if not same(got, want):
+            raise SystemExit(f"convert model differs from cv2.normalize for {dtype_name(src)} -> "
+                             f"{dt}, range ({a}, {b}): {int(np.sum(got != want))} values")
+
+
+def filter_with_border(make_op, p: dict, src: np.ndarray, tol: dict | None = None):
     """Computes a border-taking filter as OpenCV does, and checks it against the definition
     "pad with copyMakeBorder, filter, crop" (for `iterations` n: n such padded passes).
 
     Returns (output, how, notes). `how` is "native", or "emulated" where OpenCV rejects the
     border mode or takes no border value for BORDER_CONSTANT: then the output is the padded
-    computation, still made by OpenCV calls."""
+    computation, still made by OpenCV calls.
+
+    `tol` (bilateral only): IPP on/off and native/padded may differ within this tolerance
+    (OpenCV's own code paths differ by 1 LSB there); such differences become notes."""
     fn, _, native_value = make_op(p, src)
     iters = p.get("iterations", 1)
     fn1, radius1, _ = make_op(dict(p, iterations=1), src)
@@ -294,7 +431,7 @@ def filter_with_border(make_op, p: dict, src: np.ndarray):
     notes = []
 
     if border == "neutral":
-        out, bad = run_configs(lambda: fn(src, None, 0.0))
+        out, bad = run_configs(lambda: fn(src, None, 0.0), tol, notes)
         seq = src
         for _ in range(iters):
             seq = fn1(seq, None, 0.0)
@@ -312,6 +449,10 @@ def filter_with_border(make_op, p: dict, src: np.ndarray):
     def compare(native, padded, what):
         if not same(native, padded):
             d = max_diff(native, padded)
+            if tol is not None and tolerance_error(tol, native, padded) <= tol.get(
+                    "rel", tol.get("abs")):
+                notes.append(f"{what} vs padded: max diff {d:.3g} (within the tolerance)")
+                return
             if native.dtype != np.float32 or d > 1e-4:
                 raise SystemExit(f"{what} differs from padding: max diff {d}")
             notes.append(f"{what} vs padded: f32 max diff {d:.3g} (relative to max(1, |x|))")
@@ -322,14 +463,14 @@ def filter_with_border(make_op, p: dict, src: np.ndarray):
         padded0 = pad_then(lambda t: fn1(t, cv2.BORDER_REFLECT_101, 0.0), src, "constant", 0.0,
                            radius1)
         compare(fn(src, cv2.BORDER_CONSTANT, 0.0), padded0, "native constant 0")
-        out, bad = run_configs(emulated)
+        out, bad = run_configs(emulated, tol, notes)
         notes.insert(0, "emulated: cv2 has no border value here; copyMakeBorder("
                      "BORDER_CONSTANT, value) then the filter, cropped")
         return out, "emulated", notes + [f"differs with {x}" for x in bad]
     try:
-        out, bad = run_configs(lambda: fn(src, CV_BORDER[border], value))
+        out, bad = run_configs(lambda: fn(src, CV_BORDER[border], value), tol, notes)
     except cv2.error as e:
-        out, bad = run_configs(emulated)
+        out, bad = run_configs(emulated, tol, notes)
         why = cv_error_text(e)
         notes.insert(0, f"emulated: OpenCV rejects BORDER_{border.upper()} here ({why}); "
                      f"copyMakeBorder then the filter, cropped"
@@ -456,6 +597,70 @@ class Builder:
                 tol = EXACT
                 call = (f"cv2.connectedComponents(src, connectivity={p['connectivity']}, "
                         f"ltype=cv2.CV_32S)")
+            elif kernel == "box_blur":
+                out, how, notes = filter_with_border(op_box, p, src)
+                tol = F32_BOX if dt == "f32" else EXACT
+                call = (f"cv2.boxFilter(src, -1, ({p['ksize']}, {p['ksize']}), "
+                        f"normalize={p['normalize']}, borderType={border_expr(p)})")
+                if not box_division_is_path_independent(p, src):
+                    self.excluded.append((name, "OpenCV divides these window sums in float32 "
+                                                "in its SIMD loop and in double in the scalar "
+                                                "tail, which disagree here: the expected "
+                                                "output would depend on the CPU's vector "
+                                                "width"))
+                    return
+            elif kernel == "bilateral_filter":
+                tol = F32_BILATERAL if dt == "f32" else U8_BILATERAL
+                out, how, notes = filter_with_border(op_bilateral, p, src, tol)
+                call = (f"cv2.bilateralFilter(src, {p['d']}, {p['sigma_color']}, "
+                        f"{p['sigma_space']}, borderType={border_expr(p)})")
+            elif kernel == "adaptive_threshold":
+                out, bad = run_configs(lambda: cv2.adaptiveThreshold(
+                    src, p["maxval"], CV_ADAPTIVE[p["method"]], CV_THRESH[p["type"]],
+                    p["block_size"], p["c"]))
+                notes = [f"differs with {x}" for x in bad]
+                tol = EXACT
+                call = (f"cv2.adaptiveThreshold(src, {p['maxval']}, "
+                        f"cv2.ADAPTIVE_THRESH_{p['method'].upper()}_C, "
+                        f"cv2.THRESH_{p['type'].upper()}, {p['block_size']}, {p['c']})")
+            elif kernel == "canny":
+                out, bad = run_configs(lambda: cv2.Canny(
+                    src, p["low"], p["high"], apertureSize=p["aperture"],
+                    L2gradient=p["l2_gradient"]))
+                notes = [f"differs with {x}" for x in bad]
+                tol = EXACT
+                call = (f"cv2.Canny(src, {p['low']}, {p['high']}, apertureSize={p['aperture']}, "
+                        f"L2gradient={p['l2_gradient']})")
+            elif kernel == "convert":
+                check_convert_model(src, p["dtype"])
+                out = convert_model(src, p["dtype"], p["scale"], p["offset"])
+                how = "emulated"
+                notes = ["emulated: cv2 has no binding for Mat::convertTo; computed by the "
+                         "generator's model of OpenCV's cvt_32f (float32 fused multiply-add, "
+                         "round half to even, saturate), which reproduces cv2.normalize (a "
+                         "convertTo call) exactly for this dtype pair"]
+                tol = EXACT
+                call = (f"src.convertTo(dst, cv2.CV_{CV_DEPTH_NAME[p['dtype']]}, "
+                        f"alpha={p['scale']}, beta={p['offset']})  # C++; see 'emulated'")
+            elif kernel == "normalize":
+                hi = p["max"] if p["max"] is not None else {"u8": 255, "u16": 65535,
+                                                             "f32": 1.0}[dt]
+                out, bad = run_configs(lambda: cv2.normalize(src, None, p["min"], hi,
+                                                             cv2.NORM_MINMAX))
+                notes = [f"differs with {x}" for x in bad]
+                tol = F32_NORMALIZE if dt == "f32" else EXACT
+                call = f"cv2.normalize(src, None, {p['min']}, {hi}, cv2.NORM_MINMAX)"
+            elif kernel == "to_gray":
+                code = {(3, "rgb"): "RGB2GRAY", (3, "bgr"): "BGR2GRAY",
+                        (4, "rgb"): "RGBA2GRAY", (4, "bgr"): "BGRA2GRAY"}[(c, p["order"])]
+                # f32: IPP and OpenCV's own code round differently (1 ULP apart), so no
+                # exact f32 answer exists; KERNELS.md's "exact" holds for u8/u16.
+                tol = F32_GRAY if dt == "f32" else EXACT
+                notes = []
+                out, bad = run_configs(lambda: cv2.cvtColor(src, getattr(cv2, f"COLOR_{code}")),
+                                       tol if dt == "f32" else None, notes)
+                notes += [f"differs with {x}" for x in bad]
+                call = f"cv2.cvtColor(src, cv2.COLOR_{code})"
             else:
                 raise KeyError(kernel)
         except SystemExit as e:
@@ -658,6 +863,127 @@ def build_cases(b: Builder) -> None:
         for conn in (4, 8):
             b.add("connected_components", {"connectivity": conn}, inp)
     b.add("connected_components", {}, "mask")
+
+    # ---- box_blur (boxFilter, ddepth -1; OpenCV takes no border value and rejects WRAP)
+    for inp in both + ["u8_c4", "u16_c4", "f32_c4"]:
+        b.add("box_blur", {}, inp)
+    for dt in dts:
+        for border in borders:
+            b.add("box_blur", with_border(border, dt), f"{dt}_c1")
+        b.add("box_blur", {"normalize": False}, f"{dt}_c1")  # u8/u16 saturate
+    b.add("box_blur", {"border": "constant", "border_value": 0}, "u8_c1")
+    b.add("box_blur", {"border": "constant", "border_value": 0}, "f32_c1")
+    b.add("box_blur", {"ksize": 3, "normalize": False}, "u8_c3")
+    b.add("box_blur", {"normalize": False, **with_border("constant", "u8")}, "u8_c1")
+    b.add("box_blur", {"ksize": 7, "normalize": False, "border": "wrap"}, "f32_c3")
+    b.add("box_blur", {"ksize": 1}, "u8_c1")
+    b.add("box_blur", {"ksize": 3}, "u16_c3")
+    b.add("box_blur", {"ksize": 11, "border": "wrap"}, "u8_c3")
+    b.add("box_blur", {"ksize": 13}, "u16_c1")
+    b.add("box_blur", {"ksize": 15}, "u8_c1")  # largest u8 window with the fast division
+    b.add("box_blur", {"ksize": 17}, "u8_c1")  # above 256 pixels: divided in float/double
+    b.add("box_blur", {"ksize": 21, "border": "replicate"}, "u16_c1")
+    b.add("box_blur", {"ksize": 31}, "f32_c1")
+    b.add("box_blur", {"ksize": 101, "border": "reflect"}, "u8_c1")  # window above image size
+
+    # ---- bilateral_filter (u8/f32, 1/3 channels; OpenCV takes no border value)
+    for inp in ("u8_c1", "u8_c3", "f32_c1", "f32_c3"):
+        b.add("bilateral_filter", {}, inp)
+    for dt in ("u8", "f32"):
+        for border in borders:
+            b.add("bilateral_filter", {"d": 5, "sigma_color": 30 if dt == "u8" else 0.15,
+                                       "sigma_space": 5, **with_border(border, dt)},
+                  f"{dt}_c1")
+    b.add("bilateral_filter", {"border": "constant", "border_value": 0}, "u8_c3")
+    b.add("bilateral_filter", {"sigma_color": 0.3}, "f32_c1")  # about 75/255
+    b.add("bilateral_filter", {"sigma_color": 0.3}, "f32_c3")
+    b.add("bilateral_filter", {"d": 5, "sigma_color": 30, "sigma_space": 5}, "u8_c3")
+    b.add("bilateral_filter", {"d": 0, "sigma_color": 50, "sigma_space": 2}, "u8_c1")
+    b.add("bilateral_filter", {"d": -1, "sigma_color": 0.2, "sigma_space": 1.5}, "f32_c3")
+    b.add("bilateral_filter", {"d": 1, "sigma_color": 40, "sigma_space": 3}, "u8_c1")
+    b.add("bilateral_filter", {"d": 7, "sigma_color": 0, "sigma_space": 0}, "u8_c3")
+    b.add("bilateral_filter", {"d": 15, "sigma_color": 0.5, "sigma_space": 10}, "f32_c1")
+    b.add("bilateral_filter", {"d": 3, "sigma_color": 20, "sigma_space": 1}, "u8_c1")
+    b.add("bilateral_filter", {}, "u8_c1_big")
+
+    # ---- adaptive_threshold (u8, 1 channel)
+    for method in ("mean", "gaussian"):
+        for t in ("binary", "binary_inv"):
+            b.add("adaptive_threshold", {"method": method, "type": t}, "u8_c1")
+            for c_ in (0, -3.5, 2.5, 0.5):
+                b.add("adaptive_threshold", {"method": method, "type": t, "c": c_}, "u8_c1")
+        for block in (3, 5, 25, 51):
+            b.add("adaptive_threshold", {"method": method, "block_size": block}, "u8_c1")
+        b.add("adaptive_threshold", {"method": method}, "u8_c1_big")
+        b.add("adaptive_threshold", {"method": method, "block_size": 7, "c": -1}, "u8_c1_big")
+    b.add("adaptive_threshold", {"maxval": 127.5}, "u8_c1")  # rounds half to even
+    b.add("adaptive_threshold", {"maxval": 300, "type": "binary_inv"}, "u8_c1")  # saturates
+    b.add("adaptive_threshold", {"maxval": 0}, "u8_c1")
+
+    # ---- canny (u8, 1 channel)
+    for inp in ("u8_c1", "u8_c1_big"):
+        b.add("canny", {}, inp)
+        b.add("canny", {"l2_gradient": True}, inp)
+        b.add("canny", {"low": 30, "high": 90}, inp)
+        b.add("canny", {"aperture": 5, "low": 400, "high": 1200}, inp)
+        b.add("canny", {"aperture": 7, "low": 3000, "high": 9000, "l2_gradient": True}, inp)
+    for l2 in (False, True):
+        b.add("canny", {"aperture": 5, "low": 200, "high": 600, "l2_gradient": l2}, "u8_c1")
+        b.add("canny", {"aperture": 7, "low": 1500, "high": 5000, "l2_gradient": l2}, "u8_c1")
+    b.add("canny", {"low": 150, "high": 50}, "u8_c1")  # swapped
+    b.add("canny", {"low": 60.7, "high": 120.2}, "u8_c1")  # floored
+    b.add("canny", {"low": 0, "high": 0}, "u8_c1")
+    b.add("canny", {"low": 10, "high": 10, "l2_gradient": True}, "u8_c1")
+    b.add("canny", {"low": 5000, "high": 1e5}, "u8_c1")  # nothing survives
+
+    # ---- convert (every input dtype -> u8/u16/f32)
+    conv = [
+        ("u8_c1", "u8", [(1, 0), (0.5, 0), (-1, 255), (2, -10.25), (1, 0.5)]),
+        ("u8_c1", "u16", [(1, 0), (300, -0.5), (-1, 0), (257, 0)]),
+        ("u8_c1", "f32", [(1, 0), (1 / 255, 0), (-0.5, 3)]),
+        ("u16_c1", "u8", [(1, 0), (1 / 257, 0), (0.5, 0.5), (-0.01, 300)]),
+        ("u16_c1", "u16", [(1, 0), (0.5, 0), (-1, 65535), (3, -1000)]),
+        ("u16_c1", "f32", [(1, 0), (1 / 65535, 0), (-2, 1e5)]),
+        ("f32_ties", "u8", [(1, 0), (2, 0.5), (-1, 0), (1, 0.25)]),
+        ("f32_ties", "u16", [(1, 0), (2, 0), (-1, 65535)]),
+        ("f32_ties", "f32", [(1, 0), (3, -0.1), (-1e-3, 7)]),
+        ("f32_c1", "u8", [(255, 0)]),
+        ("f32_c1", "u16", [(65535, 0)]),
+        ("u8_c3", "f32", [(1, 0)]),
+        ("u8_c4", "u16", [(257, 0)]),
+        ("f32_c3", "u8", [(255, 0.5)]),
+        ("u16_c4", "u8", [(1 / 256, 0)]),
+    ]
+    for inp, dt, pairs in conv:
+        for scale, offset in pairs:
+            g = {"dtype": dt}
+            if scale != 1:
+                g["scale"] = scale
+            if offset != 0:
+                g["offset"] = offset
+            name = f"convert_{dtype_name(b.inputs[inp])}_to_{dt}" + "".join(
+                f"_{k}{v:.6g}" for k, v in (("scale", scale), ("offset", offset))
+                if k in g) + f"_{inp}"
+            b.add("convert", g, inp, name=name)
+
+    # ---- normalize (min-max over all channels together)
+    for inp in both + ["u8_c4", "u16_c4", "f32_c4"]:
+        b.add("normalize", {}, inp)
+    b.add("normalize", {"min": 50, "max": 100}, "u8_c1")
+    b.add("normalize", {"min": 255, "max": 0}, "u8_c3")  # swapped: OpenCV sorts the pair
+    b.add("normalize", {"min": -100, "max": 70000}, "u16_c1")  # both ends saturate
+    b.add("normalize", {"min": 1000, "max": 2000}, "u16_c3")
+    b.add("normalize", {"min": -1, "max": 1}, "f32_c1")
+    b.add("normalize", {"min": 10, "max": -10}, "f32_c3")
+    b.add("normalize", {"min": 0, "max": 1}, "f32_ties")
+    b.add("normalize", {}, "u8_flat")  # max == min: every pixel becomes `min`
+    b.add("normalize", {"min": 3, "max": 9}, "u8_flat")
+    b.add("normalize", {"min": 0, "max": 0}, "u8_c1")
+
+    # ---- to_gray (3 or 4 channels -> 1)
+    for inp in ("u8_c3", "u16_c3", "f32_c3", "u8_c4", "u16_c4", "f32_c4"):
+        for order in ("rgb", "bgr"):
+            b.add("to_gray", {"order": order} if order != "rgb" else {}, inp)
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,11 @@ use yam_plugin_api::{
     ParamValue, TensorDesc,
 };
 
-use super::{cases, compare::compare_images, exec, Suite};
+use super::{
+    cases,
+    compare::{compare_images, compare_info},
+    exec, Suite,
+};
 use crate::{abi::DeclaredKernel, backends::Backend, run::download};
 
 type Kernels = [(&'static KernelSpec, DeclaredKernel)];
@@ -132,6 +136,35 @@ pub(super) fn device_checks(
                     .image
                     .ok_or_else(|| "no image".to_string())
             });
+        }
+        // Against the reference as well, when every step is exact for this dtype (a chain of
+        // within-tolerance float steps may legitimately drift, e.g. across a threshold).
+        let exact = steps
+            .iter()
+            .all(|(s, _)| tolerance(s.id, dtype) == yam_plugin_api::catalogue::Tolerance::EXACT);
+        if exact {
+            let reference = chain_on_device(rex, &steps, &input);
+            let failure = match (&segment, reference) {
+                (Ok(a), Ok(r)) => {
+                    compare_images(&r, a, yam_plugin_api::catalogue::Tolerance::EXACT).map(|m| {
+                        format!(
+                            "segment {} differs from the reference: {m}",
+                            names.join(" -> ")
+                        )
+                    })
+                }
+                (Err(e), _) => Some(format!("segment {} failed: {e}", names.join(" -> "))),
+                (_, Err(e)) => Some(format!(
+                    "the reference failed on segment {}: {e}",
+                    names.join(" -> ")
+                )),
+            };
+            suite.record(
+                "device",
+                None,
+                format!("device/segment_vs_reference/{}", names.join("+")),
+                failure,
+            );
         }
         let failure = match (segment, stepwise) {
             (Ok(a), Ok(b)) => compare_images(&b, &a, yam_plugin_api::catalogue::Tolerance::EXACT)
@@ -356,7 +389,8 @@ pub(super) fn error_checks(
     };
     suite.record("errors", None, "errors/buffers".into(), failure);
 
-    // A zero-sized image: an error, or an empty result — never a crash.
+    // A zero-sized image: allocating it may fail, but running a kernel on it must return an
+    // error, never success with nothing computed, and never a crash.
     let empty = TensorDesc::packed(dtype, 0, 0, c);
     let failure = match ex.allocate(empty).into_result() {
         Err(_) => None,
@@ -401,6 +435,22 @@ pub(super) fn error_checks(
         }
     };
     suite.record("errors", None, format!("errors/undeclared/{id}"), failure);
+}
+
+/// How `got` differs from the reference's `exp` beyond the kernel's tolerance, if it does.
+fn differs(spec: &KernelSpec, exp: &exec::Produced, got: &exec::Produced) -> Option<String> {
+    let image = match (&exp.image, &got.image) {
+        (Some(e), Some(g)) => compare_images(e, g, tolerance(spec.id, e.dtype())),
+        (None, None) => None,
+        _ => Some("produced an image where none was expected, or none where one was".into()),
+    };
+    image.or_else(|| {
+        compare_info(
+            &serde_json::Value::Object(exp.info.clone()),
+            &serde_json::Value::Object(got.info.clone()),
+            "info",
+        )
+    })
 }
 
 /// Threads, memory accounting, determinism.
@@ -449,9 +499,8 @@ pub(super) fn robustness_checks(
             .enumerate()
             .find_map(|(i, r)| match (r, &expected) {
                 (Err(e), _) => Some(format!("thread {i}: {e}")),
-                (Ok(got), Some(exp)) if got != exp => Some(format!(
-                    "thread {i} got a different result than the reference"
-                )),
+                (Ok(got), Some(exp)) => differs(spec, exp, got)
+                    .map(|m| format!("thread {i} got a different result than the reference: {m}")),
                 _ => None,
             });
         suite.record(

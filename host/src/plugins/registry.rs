@@ -197,6 +197,12 @@ pub fn check_against_manifest(m: &Manifest, f: &ScanFacts) -> Result<(), String>
             f.kind, m.backend
         ));
     }
+    if f.deterministic != m.deterministic {
+        problems.push(format!(
+            "the library says deterministic = {}, the manifest {}",
+            f.deterministic, m.deterministic
+        ));
+    }
     if f.api_version != m.api_version {
         problems.push(format!(
             "the library was built against yam-plugin-api {}, the manifest says {}",
@@ -226,6 +232,12 @@ pub fn check_against_manifest(m: &Manifest, f: &ScanFacts) -> Result<(), String>
                     problems.push(format!(
                         "{}: manifest declares {:?} x {:?}, the library {:?} x {:?}",
                         k.id, md, mc, ld, lc
+                    ));
+                }
+                if k.max_pixels != d.max_pixels || k.supports_inplace != d.supports_inplace {
+                    problems.push(format!(
+                        "{}: manifest declares max_pixels {} and supports_inplace {}, the library {} and {}",
+                        k.id, k.max_pixels, k.supports_inplace, d.max_pixels, d.supports_inplace
                     ));
                 }
             }

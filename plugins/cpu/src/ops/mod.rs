@@ -1,8 +1,13 @@
 //! Kernels, one file per family, and [`execute`], which dispatches a [`KernelCall`] to them.
 
+pub mod adaptive;
 pub mod analysis;
+pub mod bilateral;
 pub mod blur;
 pub mod border;
+pub mod box_blur;
+pub mod canny;
+pub mod convert;
 pub mod edges;
 pub mod labeling;
 pub mod median;
@@ -49,8 +54,11 @@ pub fn execute(
     }
     Ok(match call {
         KernelCall::GaussianBlur(p) => KernelResult::image(blur::gaussian_blur(src, p)?),
+        KernelCall::BoxBlur(p) => KernelResult::image(box_blur::box_blur(src, p)?),
         KernelCall::MedianBlur(p) => KernelResult::image(median::median_blur(src, p)?),
+        KernelCall::Bilateral(p) => KernelResult::image(bilateral::bilateral_filter(src, p)?),
         KernelCall::Sobel(p) => KernelResult::image(edges::sobel(src, p)?),
+        KernelCall::Canny(p) => KernelResult::image(canny::canny(src, p)?),
         KernelCall::Erode(p) => KernelResult::image(morphology::erode(src, p)?),
         KernelCall::Dilate(p) => KernelResult::image(morphology::dilate(src, p)?),
         KernelCall::Morphology(p) => KernelResult::image(morphology::morphology(src, p)?),
@@ -61,6 +69,9 @@ pub fn execute(
                 r.info.insert("otsu_threshold".into(), Value::from(t));
             }
             r
+        }
+        KernelCall::AdaptiveThreshold(p) => {
+            KernelResult::image(adaptive::adaptive_threshold(src, p)?)
         }
         KernelCall::ConnectedComponents { connectivity } => {
             let (image, count) = labeling::connected_components(src, *connectivity)?;
@@ -83,6 +94,9 @@ pub fn execute(
             );
             KernelResult { image: None, info }
         }
+        KernelCall::Convert(p) => KernelResult::image(convert::convert(src, p)?),
+        KernelCall::Normalize(p) => KernelResult::image(convert::normalize(src, p)?),
+        KernelCall::ToGray { bgr } => KernelResult::image(convert::to_gray(src, *bgr)?),
         other => {
             return Err(PluginError::unsupported(format!(
                 "kernel `{}` is not implemented by the cpu backend yet",
@@ -95,13 +109,20 @@ pub fn execute(
 /// Kernel ids this backend implements (what its manifest declares).
 pub const IMPLEMENTED: &[&str] = &[
     "gaussian_blur",
+    "box_blur",
     "median_blur",
+    "bilateral_filter",
     "sobel",
+    "canny",
     "erode",
     "dilate",
     "morphology",
     "threshold",
+    "adaptive_threshold",
     "connected_components",
     "histogram",
     "region_props",
+    "convert",
+    "normalize",
+    "to_gray",
 ];
