@@ -1,0 +1,174 @@
+//! The OpenCL backend plugin end to end: `yam plugins list` reports it ready (with a device)
+//! or unavailable with the documented reason; when ready, it passes `yam conformance --quick`
+//! against the CPU backend and runs the example pipeline's OpenCL-capable steps on its device.
+//! On a machine without an OpenCL platform only the unavailable path is checked; nothing here
+//! pretends a kernel ran.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::{json, scratch, yam_env};
+use fixture_support::built_library;
+
+/// What the plugin says when the ICD loader finds no platform (yam_opencl::device::NO_PLATFORM).
+const NO_PLATFORM: &str = "no OpenCL platform found (is an ICD installed in /etc/OpenCL/vendors?)";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A plugin folder holding `libyam_opencl.so` and its shipped manifest.
+fn install(dir: &Path) -> PathBuf {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::set_permissions(&plugins, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let lib = plugins.join("libyam_opencl.so");
+    std::fs::copy(built_library("yam-opencl"), &lib).unwrap();
+    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let manifest = plugins.join("opencl.json");
+    std::fs::copy(repo().join("plugins/opencl/opencl.json"), &manifest).unwrap();
+    std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o644)).unwrap();
+    plugins
+}
+
+/// `(status, reason)` of the opencl plugin in `yam plugins list --json`.
+fn status(dir: &Path, plugins: &Path, cache: &Path) -> (String, String) {
+    let out = yam_env(
+        dir,
+        &[
+            "plugins",
+            "list",
+            "--json",
+            "--plugin-dir",
+            plugins.to_str().unwrap(),
+        ],
+        &[("XDG_CACHE_HOME", cache.as_os_str())],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let list = v
+        .as_array()
+        .cloned()
+        .or_else(|| v["plugins"].as_array().cloned())
+        .expect("a list of plugins");
+    let p = list
+        .iter()
+        .find(|p| p["name"] == "opencl")
+        .unwrap_or_else(|| panic!("opencl is not listed: {v}"));
+    let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+    (text("status"), text("reason"))
+}
+
+#[test]
+fn opencl_plugin_passes_conformance_or_says_why_it_cannot_run() {
+    let dir = scratch();
+    let cache = tempfile::tempdir().unwrap();
+    let plugins = install(dir.path());
+    let (status, reason) = status(dir.path(), &plugins, cache.path());
+    if status != "ready" {
+        assert_eq!(status, "unavailable", "{reason}");
+        assert!(
+            reason.contains(NO_PLATFORM)
+                || reason.contains("OpenCL platforms found but no devices"),
+            "undocumented reason: {reason}"
+        );
+        return;
+    }
+    let lib = plugins.join("libyam_opencl.so");
+    let expect = repo().join("plugins/opencl/expected-failures.json");
+    let report = dir.path().join("conformance.json");
+    let out = yam_env(
+        dir.path(),
+        &[
+            "conformance",
+            lib.to_str().unwrap(),
+            "--quick",
+            "--expect-fail",
+            expect.to_str().unwrap(),
+            "--json",
+            report.to_str().unwrap(),
+        ],
+        &[("XDG_CACHE_HOME", cache.path().as_os_str())],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let r = json(&report);
+    let checks = r["checks"].as_array().unwrap();
+    assert!(checks.iter().all(|c| c["verdict"] != "fail"));
+    assert!(checks.iter().any(|c| c["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("correctness/gaussian_blur/u8/")));
+}
+
+#[test]
+fn example_pipeline_runs_its_opencl_steps_on_the_device() {
+    let dir = scratch();
+    let cache = tempfile::tempdir().unwrap();
+    let plugins = install(dir.path());
+    let (status, _) = status(dir.path(), &plugins, cache.path());
+    if status != "ready" {
+        // The unavailable reason is asserted by the test above.
+        return;
+    }
+    let out = yam_env(
+        dir.path(),
+        &[
+            "run",
+            "cells.json",
+            "cells.png",
+            "-o",
+            "o.png",
+            "--report",
+            "r.json",
+            "--plugin-dir",
+            plugins.to_str().unwrap(),
+            "--backend",
+            "opencl,cpu",
+        ],
+        &[("XDG_CACHE_HOME", cache.path().as_os_str())],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = json(&dir.path().join("r.json"));
+    let image = &r["images"][0];
+    let steps = image["steps"].as_array().unwrap();
+    let by_kernel = |k: &str| steps.iter().find(|s| s["kernel"] == k).unwrap().clone();
+    for k in ["gaussian_blur", "threshold", "morphology"] {
+        let s = by_kernel(k);
+        assert_eq!(s["backend"], "opencl", "{s}");
+        assert!(s["device"].as_str().unwrap().contains(": "), "{s}");
+        assert!(s["fallback_reason"].is_null(), "{s}");
+    }
+    assert!(by_kernel("threshold")["info"]["otsu_threshold"].is_number());
+    let props = by_kernel("region_props");
+    assert_eq!(props["backend"], "cpu");
+    assert!(
+        props["fallback_reason"]
+            .as_str()
+            .unwrap()
+            .contains("opencl does not implement region_props"),
+        "{props}"
+    );
+    // The three OpenCL steps form one segment: one upload, one download for it.
+    assert!(image["transfers"]["uploads"].as_u64().unwrap() >= 1);
+    // Same output as the CPU backend alone.
+    let cpu = yam_env(
+        dir.path(),
+        &[
+            "run",
+            "cells.json",
+            "cells.png",
+            "-o",
+            "cpu.png",
+            "--backend",
+            "cpu",
+        ],
+        &[("XDG_CACHE_HOME", cache.path().as_os_str())],
+    );
+    assert_eq!(cpu.code, 0, "{}", cpu.stderr);
+    assert_eq!(
+        std::fs::read(dir.path().join("o.png")).unwrap(),
+        std::fs::read(dir.path().join("cpu.png")).unwrap()
+    );
+}
