@@ -33,11 +33,16 @@ pub(crate) fn u8_div_constants(d: u32) -> (u64, u64) {
 /// vertically with a running column sum (OpenCV's `RowSum` / `ColumnSum` order: the column
 /// sum of the previous `k - 1` rows plus the new row, then the oldest row leaves), so the cost
 /// per pixel does not depend on `k`. Rows are processed in parallel bands.
+///
+/// With `direct`, every window is summed afresh in a fixed order instead (k additions per
+/// pixel and pass): floating-point running sums lose small values next to huge ones (a
+/// ±3.4e38 constant border) and would then depend on where the parallel bands start.
 fn window_sums<T, S, O>(
     src: Plane<'_, T>,
     k: usize,
     mode: BorderMode,
     constant: T,
+    direct: bool,
     widen: impl Fn(T) -> S + Sync,
     finish: impl Fn(S) -> O + Sync,
 ) -> Vec<O>
@@ -74,6 +79,16 @@ where
                     None => padded.fill(constant),
                 }
                 for ch in 0..c {
+                    if direct {
+                        for x in 0..src.width {
+                            let mut s = S::default();
+                            for i in 0..k {
+                                s = s + widen(padded[(x + i) * c + ch]);
+                            }
+                            dst[x * c + ch] = s;
+                        }
+                        continue;
+                    }
                     let mut s = S::default();
                     for i in 0..k {
                         s = s + widen(padded[i * c + ch]);
@@ -101,6 +116,16 @@ where
                 let y = y0 + i;
                 let newest = y + k - 1;
                 row_sums(newest, &mut ring[(newest % k) * row_len..][..row_len]);
+                if direct {
+                    for (x, o) in out_row.iter_mut().enumerate() {
+                        let mut s = S::default();
+                        for p in y..y + k {
+                            s = s + ring[(p % k) * row_len + x];
+                        }
+                        *o = finish(s);
+                    }
+                    continue;
+                }
                 let new = &ring[(newest % k) * row_len..][..row_len];
                 let old = &ring[(y % k) * row_len..][..row_len];
                 for (((o, a), &n), &l) in out_row.iter_mut().zip(col.iter_mut()).zip(new).zip(old) {
@@ -135,35 +160,57 @@ pub fn box_blur(src: &Image, p: &BoxBlurParams) -> Result<Image, PluginError> {
         PixelData::U8(v) => {
             let c = u8::saturate_from_f64(p.border.value);
             let (scale, delta) = u8_div_constants(d);
-            PixelData::U8(window_sums(plane(src, v), k, mode, c, u32::from, |s| {
-                if !norm {
-                    s.min(255) as u8
-                } else if d == 1 {
-                    s as u8
-                } else if d <= 256 {
-                    (((u64::from(s) + delta) * scale) >> 23) as u8
-                } else {
-                    u8::saturate_from_f64(f64::from(s) * inv)
-                }
-            }))
+            PixelData::U8(window_sums(
+                plane(src, v),
+                k,
+                mode,
+                c,
+                false,
+                u32::from,
+                |s| {
+                    if !norm {
+                        s.min(255) as u8
+                    } else if d == 1 {
+                        s as u8
+                    } else if d <= 256 {
+                        (((u64::from(s) + delta) * scale) >> 23) as u8
+                    } else {
+                        u8::saturate_from_f64(f64::from(s) * inv)
+                    }
+                },
+            ))
         }
         PixelData::U16(v) => {
             // 65535 · 255² < 2³²: the sums fit u32.
             let c = u16::saturate_from_f64(p.border.value);
-            PixelData::U16(window_sums(plane(src, v), k, mode, c, u32::from, |s| {
-                if norm {
-                    u16::saturate_from_f64(f64::from(s) * inv)
-                } else {
-                    s.min(65535) as u16
-                }
-            }))
+            PixelData::U16(window_sums(
+                plane(src, v),
+                k,
+                mode,
+                c,
+                false,
+                u32::from,
+                |s| {
+                    if norm {
+                        u16::saturate_from_f64(f64::from(s) * inv)
+                    } else {
+                        s.min(65535) as u16
+                    }
+                },
+            ))
         }
         PixelData::F32(v) => {
             let c = p.border.value as f32;
             let scale = if norm { inv } else { 1.0 };
-            PixelData::F32(window_sums(plane(src, v), k, mode, c, f64::from, |s| {
-                (s * scale) as f32
-            }))
+            PixelData::F32(window_sums(
+                plane(src, v),
+                k,
+                mode,
+                c,
+                true,
+                f64::from,
+                |s| (s * scale) as f32,
+            ))
         }
         other => {
             return Err(PluginError::invalid(format!(
