@@ -17,6 +17,18 @@ __kernel void histogram(__global const T* src, VIEW_ARGS(s), int w, int h,
     atomic_inc(&hist[src[AT(s, y, x, 0)]]);
 }
 
+// Adaptive threshold (u8): `mean` is the packed local mean; binary (inv 0) writes imax where
+// src - mean > -idelta, binary_inv (inv 1) where src - mean <= -idelta, else 0.
+__kernel void adaptive_cmp(__global const uchar* src, VIEW_ARGS(s), __global const uchar* mean,
+                           int w, int h, int idelta, int inv, uchar imax,
+                           __global uchar* dst, VIEW_ARGS(d)) {
+    int x = get_global_id(0), y = get_global_id(1);
+    if (x >= w || y >= h) return;
+    int diff = (int)src[AT(s, y, x, 0)] - (int)mean[(ulong)y * w + x];
+    int pass = inv ? diff <= -idelta : diff > -idelta;
+    dst[AT(d, y, x, 0)] = pass ? imax : (uchar)0;
+}
+
 #endif
 
 #if T_FLOAT

@@ -5,8 +5,9 @@ use ocl::core::Mem;
 use serde_json::{Map, Value};
 use yam_plugin_api::{
     kernels::{
-        Border, BorderMode, BoxBlurParams, GaussianBlurParams, MedianBlurParams, MorphOp,
-        MorphShape, SobelParams, ThresholdParams, ThresholdType,
+        AdaptiveMethod, AdaptiveThresholdParams, Border, BorderMode, BoxBlurParams,
+        GaussianBlurParams, MedianBlurParams, MorphOp, MorphShape, SobelParams, ThresholdParams,
+        ThresholdType,
     },
     DType, KernelCall, PluginError, TensorDesc,
 };
@@ -30,6 +31,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "dilate",
     "morphology",
     "threshold",
+    "adaptive_threshold",
 ];
 
 /// Runs `call` reading `src` and writing `dst`; returns the report values.
@@ -64,6 +66,7 @@ pub fn run(
                 info.insert("otsu_threshold".into(), Value::from(t));
             }
         }
+        KernelCall::AdaptiveThreshold(p) => adaptive(gpu, p, src, dst)?,
         other => {
             return Err(PluginError::unsupported(format!(
                 "kernel `{}` is not implemented by the opencl backend",
@@ -944,4 +947,113 @@ fn threshold(
     )?;
     gpu.finish()?;
     Ok(otsu)
+}
+
+/// OpenCV `adaptiveThreshold` as the CPU backend computes it: the local mean (the u8 box
+/// mean, or the Gaussian of `block_size` with f32-cast taps summed in double and rounded half
+/// to even), both with replicate borders, then the comparison with `ceil(c)` (binary) or
+/// `floor(c)` (binary_inv).
+fn adaptive(
+    gpu: &mut Gpu,
+    p: &AdaptiveThresholdParams,
+    src: View<'_>,
+    dst: View<'_>,
+) -> Result<(), PluginError> {
+    let invalid = |what: String| Err(PluginError::invalid(format!("adaptive_threshold: {what}")));
+    let dtype = dtype_of(&src);
+    if dtype != DType::U8 {
+        return invalid(format!("dtype {dtype} is not supported (u8)"));
+    }
+    if src.desc.channels() != 1 {
+        return invalid(format!(
+            "{} channels are not supported (1)",
+            src.desc.channels()
+        ));
+    }
+    let block = p.block_size;
+    if block < 3 || block % 2 == 0 || block > 255 {
+        return invalid(format!("block_size {block} must be odd, 3 to 255"));
+    }
+    if !p.c.is_finite() || !p.maxval.is_finite() {
+        return invalid(format!("c {} and maxval {} must be finite", p.c, p.maxval));
+    }
+    // |src - mean| <= 255, so clamping the rounded delta keeps every comparison.
+    let (idelta, inv) = match p.kind {
+        ThresholdType::Binary => (p.c.ceil(), 0),
+        ThresholdType::BinaryInv => (p.c.floor(), 1),
+        other => {
+            return invalid(format!(
+                "type {other:?} is not supported (binary, binary_inv)"
+            ))
+        }
+    };
+    let idelta = idelta.clamp(-1000.0, 1000.0) as i32;
+    // A negative maxval saturates to 0: an all-zero image, as on the CPU backend.
+    let imax = p.maxval.round_ties_even().clamp(0.0, 255.0) as u8;
+    let replicate = Border {
+        mode: BorderMode::Replicate,
+        value: 0.0,
+    };
+    let mdesc = packed_like(&src.desc, DType::U8);
+    let mean_mem = temp(gpu, &mdesc)?;
+    let mean = View::new(&mean_mem, mdesc)?;
+    match p.method {
+        AdaptiveMethod::Mean => {
+            let bp = BoxBlurParams {
+                ksize: block,
+                normalize: true,
+                border: replicate,
+            };
+            box_blur(gpu, &bp, src, mean)?;
+        }
+        AdaptiveMethod::Gaussian => {
+            if !gpu.found.fp64 {
+                return Err(PluginError::unsupported(
+                    "adaptive_threshold: the gaussian method needs a device with cl_khr_fp64",
+                ));
+            }
+            let k = block as usize;
+            let t: Vec<f64> = taps::gaussian_kernel(k, 0.0)
+                .into_iter()
+                .map(|v| f64::from(v as f32))
+                .collect();
+            let taps_mem = upload_values(gpu, &t, "taps")?;
+            // rint(acc * 1 + 0) clamped to [0, 255]: the CPU's round half to even.
+            let mut plan = SepPlan::new("double", "double", "uchar", Finish::I16Real);
+            plan.fa = 1.0;
+            plan.omax = 255;
+            separable(
+                gpu,
+                src,
+                mean,
+                (&taps_mem, k),
+                (&taps_mem, k),
+                8,
+                replicate,
+                plan,
+            )?;
+        }
+    }
+    let (h, w, _) = src.dims();
+    let mut args = src.args().to_vec();
+    args.extend([
+        Arg::Mem(&mean_mem),
+        Arg::I32(w),
+        Arg::I32(h),
+        Arg::I32(idelta),
+        Arg::I32(inv),
+        Arg::U8(imax),
+    ]);
+    args.extend(dst.args());
+    launch(
+        gpu,
+        Source::Threshold,
+        &type_defines(DType::U8),
+        "adaptive_cmp",
+        &args,
+        global(&src),
+    )?;
+    // The mean buffer must outlive the queued kernel.
+    gpu.finish()?;
+    Ok(())
 }

@@ -283,6 +283,62 @@ fn kernels_match_the_cpu_backend_bit_for_bit() {
     );
 }
 
+/// Both methods and types over block sizes up to 255, fractional and large `c`, and
+/// saturated or negative `maxval`, on noise and on a smooth ramp (many pixels at the mean).
+#[test]
+fn adaptive_threshold_matches_the_cpu_backend() {
+    let Some(index) = device_or_reason() else {
+        return;
+    };
+    let mut ocl = OclExecutor::new(index).unwrap();
+    let mut cpu = yam_cpu::CpuExecutor::new();
+    let t = |s: &str| ParamValue::Text(s.into());
+    let noise = image(DType::U8, 37, 29, 1, 11);
+    let ramp = Image::new(
+        40,
+        23,
+        1,
+        PixelData::U8(
+            (0..40 * 23)
+                .map(|i| ((i % 40) * 3 + i / 40) as u8)
+                .collect(),
+        ),
+    )
+    .unwrap();
+    for method in ["mean", "gaussian"] {
+        for kind in ["binary", "binary_inv"] {
+            for block in [3i64, 5, 9, 11, 31, 255] {
+                for (c, maxval) in [
+                    (2.0, 255.0),
+                    (-0.5, 127.5),
+                    (0.5, 300.0),
+                    (-1e6, 0.0),
+                    (1e6, 255.0),
+                    (-300.0, 255.0),
+                ] {
+                    let s = step(
+                        "adaptive_threshold",
+                        &[
+                            ("method", t(method)),
+                            ("type", t(kind)),
+                            ("block_size", ParamValue::Int(block)),
+                            ("c", ParamValue::Float(c)),
+                            ("maxval", ParamValue::Float(maxval)),
+                        ],
+                    );
+                    for img in [&noise, &ramp] {
+                        assert_eq!(
+                            run(&mut ocl, &s, img, DType::U8),
+                            run(&mut cpu, &s, img, DType::U8),
+                            "{method} {kind} {block} {c} {maxval}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn buffers_padding_and_errors() {
     let Some(index) = device_or_reason() else {
