@@ -18,6 +18,7 @@ pub mod catalogue;
 mod descriptor;
 mod dtype;
 mod error;
+pub mod exact;
 mod executor;
 pub mod export;
 pub mod image;

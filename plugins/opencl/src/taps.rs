@@ -1,76 +1,13 @@
 //! Host-side kernel construction, identical to the CPU backend's (same integer math, same
-//! floating-point operation order), so device results are bit-exact with it. Tests compare
-//! these functions with `yam_cpu`'s.
+//! floating-point operation order), so device results are bit-exact with it. The Gaussian taps
+//! and Otsu come from `yam_plugin_api::exact`; tests compare the rest with `yam_cpu`'s.
 
 use yam_plugin_api::{kernels::GaussianBlurParams, DType, PluginError};
 
 /// Largest Gaussian kernel size (explicit or derived from sigma).
 const MAX_KSIZE: usize = 65535;
 
-/// OpenCV `getGaussianKernel` (bit-exact double version): `n` odd taps summing to 1.
-pub fn gaussian_kernel(n: usize, sigma: f64) -> Vec<f64> {
-    if sigma <= 0.0 {
-        let table: Option<&[f64]> = match n {
-            1 => Some(&[1.0]),
-            3 => Some(&[0.25, 0.5, 0.25]),
-            5 => Some(&[0.0625, 0.25, 0.375, 0.25, 0.0625]),
-            7 => Some(&[
-                0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125,
-            ]),
-            9 => Some(&[4.0, 13.0, 30.0, 51.0, 60.0, 51.0, 30.0, 13.0, 4.0]),
-            _ => None,
-        };
-        if let Some(t) = table {
-            let div = if n == 9 { 256.0 } else { 1.0 };
-            return t.iter().map(|v| v / div).collect();
-        }
-    }
-    let sigma = if sigma > 0.0 {
-        sigma
-    } else {
-        (n as f64).mul_add(0.15, 0.35)
-    };
-    let scale2x = -0.125 / (sigma * sigma);
-    let half = n / 2;
-    let t: Vec<f64> = (0..half)
-        .map(|i| {
-            let x = 2 * i as i64 + 1 - n as i64;
-            ((x * x) as f64 * scale2x).exp()
-        })
-        .collect();
-    let mut sum = 0.0;
-    for &v in &t {
-        sum += v;
-    }
-    let mul1 = 1.0 / (sum * 2.0 + 1.0);
-    let mut k = vec![mul1; n];
-    for (i, &v) in t.iter().enumerate() {
-        k[i] = v * mul1;
-        k[n - 1 - i] = v * mul1;
-    }
-    k
-}
-
-/// OpenCV `getGaussianKernelFixedPoint_ED`: Q`bits` taps by error diffusion, summing to
-/// exactly `1 << bits`.
-pub fn gaussian_kernel_fixed(n: usize, sigma: f64, bits: u32) -> Vec<u32> {
-    let k = gaussian_kernel(n, sigma);
-    let one = 1i64 << bits;
-    let mult = one as f64;
-    let mut out = vec![0i64; n];
-    let mut err = 0.0;
-    for i in 0..n / 2 {
-        let adj = k[i] * mult + err;
-        let v = adj.round_ties_even();
-        err = adj - v;
-        out[i] = v as i64;
-        out[n - 1 - i] = v as i64;
-    }
-    out[n / 2] = one - 2 * out[..n / 2].iter().sum::<i64>();
-    out.into_iter()
-        .map(|v| u32::try_from(v).expect("Gaussian taps are non-negative"))
-        .collect()
-}
+pub use yam_plugin_api::exact::{gaussian_kernel, gaussian_kernel_fixed, otsu_threshold};
 
 /// Size and sigma of the Gaussian along one axis.
 pub type Axis = (usize, f64);
@@ -149,37 +86,6 @@ pub fn u8_div_constants(d: u32) -> (u64, u64) {
         scale += 1;
     }
     (scale, delta)
-}
-
-/// OpenCV `getThreshVal_Otsu` over a full-range histogram, in its exact operation order.
-pub fn otsu_threshold(h: &[u64]) -> f64 {
-    let total: u64 = h.iter().sum();
-    let scale = 1.0 / total as f64;
-    let mut mu = 0.0f64;
-    for (i, &n) in h.iter().enumerate() {
-        mu += i as f64 * n as f64;
-    }
-    mu *= scale;
-    let eps = f64::from(f32::EPSILON);
-    let (mut mu1, mut q1) = (0.0f64, 0.0f64);
-    let (mut max_sigma, mut max_val) = (0.0f64, 0.0f64);
-    for (i, &n) in h.iter().enumerate() {
-        let p_i = n as f64 * scale;
-        mu1 *= q1;
-        q1 += p_i;
-        let q2 = 1.0 - q1;
-        if q1.min(q2) < eps || q1.max(q2) > 1.0 - eps {
-            continue;
-        }
-        mu1 = (mu1 + i as f64 * p_i) / q1;
-        let mu2 = (mu - q1 * mu1) / q2;
-        let sigma = q1 * q2 * (mu1 - mu2) * (mu1 - mu2);
-        if sigma > max_sigma {
-            max_sigma = sigma;
-            max_val = i as f64;
-        }
-    }
-    max_val
 }
 
 /// One half-open column run `[a, b)` per row of OpenCV's `getStructuringElement(shape, (k, k))`.

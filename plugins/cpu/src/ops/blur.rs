@@ -116,75 +116,7 @@ where
     out
 }
 
-/// OpenCV `getGaussianKernel` (the bit-exact double version): `n` odd taps summing to 1.
-/// `sigma <= 0` uses OpenCV's fixed tables for n = 1, 3, 5, 7, 9, else
-/// `sigma = 0.15·n + 0.35` (= `0.3·((n-1)/2 - 1) + 0.8`, computed with a fused multiply-add
-/// as OpenCV's softfloat `mulAdd` does).
-pub fn gaussian_kernel(n: usize, sigma: f64) -> Vec<f64> {
-    if sigma <= 0.0 {
-        let table: Option<&[f64]> = match n {
-            1 => Some(&[1.0]),
-            3 => Some(&[0.25, 0.5, 0.25]),
-            5 => Some(&[0.0625, 0.25, 0.375, 0.25, 0.0625]),
-            7 => Some(&[
-                0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125,
-            ]),
-            9 => Some(&[4.0, 13.0, 30.0, 51.0, 60.0, 51.0, 30.0, 13.0, 4.0]),
-            _ => None,
-        };
-        if let Some(t) = table {
-            let div = if n == 9 { 256.0 } else { 1.0 };
-            return t.iter().map(|v| v / div).collect();
-        }
-    }
-    let sigma = if sigma > 0.0 {
-        sigma
-    } else {
-        (n as f64).mul_add(0.15, 0.35)
-    };
-    let scale2x = -0.125 / (sigma * sigma);
-    let half = n / 2;
-    // x runs over 2·(i - centre), hence the -0.125 (= -0.5 / 4).
-    let t: Vec<f64> = (0..half)
-        .map(|i| {
-            let x = 2 * i as i64 + 1 - n as i64;
-            ((x * x) as f64 * scale2x).exp()
-        })
-        .collect();
-    let mut sum = 0.0;
-    for &v in &t {
-        sum += v;
-    }
-    let mul1 = 1.0 / (sum * 2.0 + 1.0);
-    let mut k = vec![mul1; n];
-    for (i, &v) in t.iter().enumerate() {
-        k[i] = v * mul1;
-        k[n - 1 - i] = v * mul1;
-    }
-    k
-}
-
-/// OpenCV `getGaussianKernelFixedPoint_ED`: [`gaussian_kernel`] in fixed point with `bits`
-/// fraction bits, rounded by error diffusion from the outside in; the centre tap takes the
-/// remainder so the taps sum to exactly `1 << bits`.
-pub fn gaussian_kernel_fixed(n: usize, sigma: f64, bits: u32) -> Vec<u32> {
-    let k = gaussian_kernel(n, sigma);
-    let one = 1i64 << bits;
-    let mult = one as f64;
-    let mut out = vec![0i64; n];
-    let mut err = 0.0;
-    for i in 0..n / 2 {
-        let adj = k[i] * mult + err;
-        let v = adj.round_ties_even();
-        err = adj - v;
-        out[i] = v as i64;
-        out[n - 1 - i] = v as i64;
-    }
-    out[n / 2] = one - 2 * out[..n / 2].iter().sum::<i64>();
-    out.into_iter()
-        .map(|v| u32::try_from(v).expect("Gaussian taps are non-negative"))
-        .collect()
-}
+pub use yam_plugin_api::exact::{gaussian_kernel, gaussian_kernel_fixed};
 
 /// Size and sigma of the Gaussian along one axis.
 type Axis = (usize, f64);

@@ -4,6 +4,7 @@
 //! so the per-pixel work is one load whatever the type.
 
 use crate::pixel::Pixel;
+use yam_plugin_api::exact::otsu_threshold;
 use yam_plugin_api::{
     kernels::{ThresholdParams, ThresholdType},
     Image, PixelData, PluginError,
@@ -128,39 +129,6 @@ fn histogram<const N: usize>(src: &[impl IntPixel]) -> Vec<u64> {
         h[v.into()] += 1;
     }
     h
-}
-
-/// OpenCV `getThreshVal_Otsu` over a full-range histogram, with its exact operation order (in
-/// f64) so that the threshold is bit-identical: the first bin of strictly largest
-/// between-class variance.
-fn otsu_threshold(h: &[u64]) -> f64 {
-    let total: u64 = h.iter().sum();
-    let scale = 1.0 / total as f64;
-    let mut mu = 0.0f64;
-    for (i, &n) in h.iter().enumerate() {
-        mu += i as f64 * n as f64;
-    }
-    mu *= scale;
-    let eps = f64::from(f32::EPSILON);
-    let (mut mu1, mut q1) = (0.0f64, 0.0f64);
-    let (mut max_sigma, mut max_val) = (0.0f64, 0.0f64);
-    for (i, &n) in h.iter().enumerate() {
-        let p_i = n as f64 * scale;
-        mu1 *= q1;
-        q1 += p_i;
-        let q2 = 1.0 - q1;
-        if q1.min(q2) < eps || q1.max(q2) > 1.0 - eps {
-            continue;
-        }
-        mu1 = (mu1 + i as f64 * p_i) / q1;
-        let mu2 = (mu - q1 * mu1) / q2;
-        let sigma = q1 * q2 * (mu1 - mu2) * (mu1 - mu2);
-        if sigma > max_sigma {
-            max_sigma = sigma;
-            max_val = i as f64;
-        }
-    }
-    max_val
 }
 
 #[cfg(test)]

@@ -1,0 +1,140 @@
+//! Exact arithmetic that OpenCV's semantics depend on, shared by every backend: a backend that
+//! builds its Gaussian taps or picks its Otsu threshold with these functions is bit-exact with
+//! the CPU reference (and with OpenCV) by construction, whatever it computes on its device.
+
+/// OpenCV `getGaussianKernel` (the bit-exact double version): `n` odd taps summing to 1.
+/// `sigma <= 0` uses OpenCV's fixed tables for n = 1, 3, 5, 7, 9, else
+/// `sigma = 0.15·n + 0.35` (= `0.3·((n-1)/2 - 1) + 0.8`, computed with a fused multiply-add
+/// as OpenCV's softfloat `mulAdd` does).
+pub fn gaussian_kernel(n: usize, sigma: f64) -> Vec<f64> {
+    if sigma <= 0.0 {
+        let table: Option<&[f64]> = match n {
+            1 => Some(&[1.0]),
+            3 => Some(&[0.25, 0.5, 0.25]),
+            5 => Some(&[0.0625, 0.25, 0.375, 0.25, 0.0625]),
+            7 => Some(&[
+                0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125,
+            ]),
+            9 => Some(&[4.0, 13.0, 30.0, 51.0, 60.0, 51.0, 30.0, 13.0, 4.0]),
+            _ => None,
+        };
+        if let Some(t) = table {
+            let div = if n == 9 { 256.0 } else { 1.0 };
+            return t.iter().map(|v| v / div).collect();
+        }
+    }
+    let sigma = if sigma > 0.0 {
+        sigma
+    } else {
+        (n as f64).mul_add(0.15, 0.35)
+    };
+    let scale2x = -0.125 / (sigma * sigma);
+    let half = n / 2;
+    // x runs over 2·(i - centre), hence the -0.125 (= -0.5 / 4).
+    let t: Vec<f64> = (0..half)
+        .map(|i| {
+            let x = 2 * i as i64 + 1 - n as i64;
+            ((x * x) as f64 * scale2x).exp()
+        })
+        .collect();
+    let mut sum = 0.0;
+    for &v in &t {
+        sum += v;
+    }
+    let mul1 = 1.0 / (sum * 2.0 + 1.0);
+    let mut k = vec![mul1; n];
+    for (i, &v) in t.iter().enumerate() {
+        k[i] = v * mul1;
+        k[n - 1 - i] = v * mul1;
+    }
+    k
+}
+
+/// OpenCV `getGaussianKernelFixedPoint_ED`: [`gaussian_kernel`] in fixed point with `bits`
+/// fraction bits, rounded by error diffusion from the outside in; the centre tap takes the
+/// remainder so the taps sum to exactly `1 << bits`.
+pub fn gaussian_kernel_fixed(n: usize, sigma: f64, bits: u32) -> Vec<u32> {
+    let k = gaussian_kernel(n, sigma);
+    let one = 1i64 << bits;
+    let mult = one as f64;
+    let mut out = vec![0i64; n];
+    let mut err = 0.0;
+    for i in 0..n / 2 {
+        let adj = k[i] * mult + err;
+        let v = adj.round_ties_even();
+        err = adj - v;
+        out[i] = v as i64;
+        out[n - 1 - i] = v as i64;
+    }
+    out[n / 2] = one - 2 * out[..n / 2].iter().sum::<i64>();
+    out.into_iter()
+        .map(|v| u32::try_from(v).expect("Gaussian taps are non-negative"))
+        .collect()
+}
+
+/// OpenCV `getThreshVal_Otsu` over a full-range histogram, with its exact operation order (in
+/// f64) so that the threshold is bit-identical: the first bin of strictly largest
+/// between-class variance.
+pub fn otsu_threshold(h: &[u64]) -> f64 {
+    let total: u64 = h.iter().sum();
+    let scale = 1.0 / total as f64;
+    let mut mu = 0.0f64;
+    for (i, &n) in h.iter().enumerate() {
+        mu += i as f64 * n as f64;
+    }
+    mu *= scale;
+    let eps = f64::from(f32::EPSILON);
+    let (mut mu1, mut q1) = (0.0f64, 0.0f64);
+    let (mut max_sigma, mut max_val) = (0.0f64, 0.0f64);
+    for (i, &n) in h.iter().enumerate() {
+        let p_i = n as f64 * scale;
+        mu1 *= q1;
+        q1 += p_i;
+        let q2 = 1.0 - q1;
+        if q1.min(q2) < eps || q1.max(q2) > 1.0 - eps {
+            continue;
+        }
+        mu1 = (mu1 + i as f64 * p_i) / q1;
+        let mu2 = (mu - q1 * mu1) / q2;
+        let sigma = q1 * q2 * (mu1 - mu2) * (mu1 - mu2);
+        if sigma > max_sigma {
+            max_sigma = sigma;
+            max_val = i as f64;
+        }
+    }
+    max_val
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_point_taps_match_semantics_md() {
+        assert_eq!(gaussian_kernel_fixed(5, 1.5, 8), [31, 60, 74, 60, 31]);
+        assert_eq!(
+            gaussian_kernel_fixed(5, 1.5, 16),
+            [7869, 15328, 19142, 15328, 7869]
+        );
+        let q8_19 = [
+            0, 1, 3, 4, 9, 14, 20, 28, 32, 34, 32, 28, 20, 14, 9, 4, 3, 1, 0,
+        ];
+        assert_eq!(gaussian_kernel_fixed(19, 3.0, 8), q8_19);
+        assert_eq!(gaussian_kernel(5, 0.0), [0.0625, 0.25, 0.375, 0.25, 0.0625]);
+    }
+
+    #[test]
+    fn otsu_picks_the_first_best_split() {
+        // Two well-separated clusters: any threshold between them separates them equally well,
+        // and OpenCV takes the first bin of the largest between-class variance.
+        let mut h = vec![0u64; 256];
+        h[10] = 100;
+        h[200] = 100;
+        assert_eq!(otsu_threshold(&h), 10.0);
+        let mut h = vec![0u64; 256];
+        h[50] = 30;
+        h[51] = 10;
+        h[120] = 40;
+        assert_eq!(otsu_threshold(&h), 51.0);
+    }
+}
