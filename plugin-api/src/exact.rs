@@ -105,6 +105,43 @@ pub fn otsu_threshold(h: &[u64]) -> f64 {
     max_val
 }
 
+/// OpenCV `getDerivKernels` (unnormalised) for one axis: the taps of `(1+z)^(n-1-order)·(z-1)^order`
+/// with `n = ksize`, except that `ksize` 1 means no smoothing: `[1]` for order 0, 3 taps
+/// (`[-1 0 1]` or `[1 -2 1]`) otherwise. Needs `order < n`.
+pub fn deriv_kernel(ksize: usize, order: usize) -> Vec<i32> {
+    let n = if ksize == 1 && order > 0 { 3 } else { ksize };
+    let mut k = vec![0i32; n];
+    k[0] = 1;
+    // Multiply by (1 + z), n-1-order times, then by (z - 1), order times.
+    for _ in 0..n - order - 1 {
+        for j in (1..n).rev() {
+            k[j] += k[j - 1];
+        }
+    }
+    for _ in 0..order {
+        for j in (1..n).rev() {
+            k[j] = k[j - 1] - k[j];
+        }
+        k[0] = -k[0];
+    }
+    k
+}
+
+/// OpenCV's u8 fast division (`ColumnSum<ushort, uchar>`, used when the window has 2 to 256
+/// pixels; a 1×1 window is a copy): `(divScale, divDelta)` with `dst = ((S + divDelta) · divScale) >> 23`, which
+/// equals `round(S / d)` for every reachable sum `S` (SEMANTICS.md §2).
+pub fn u8_div_constants(d: u32) -> (u64, u64) {
+    let scalef = f64::from(1u32 << 23) / f64::from(d);
+    let mut scale = scalef.floor() as u64;
+    let mut delta = u64::from(d / 2);
+    if scalef - (scale as f64) < 0.5 {
+        delta += 1;
+    } else {
+        scale += 1;
+    }
+    (scale, delta)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

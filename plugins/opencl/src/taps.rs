@@ -7,7 +7,9 @@ use yam_plugin_api::{kernels::GaussianBlurParams, DType, PluginError};
 /// Largest Gaussian kernel size (explicit or derived from sigma).
 const MAX_KSIZE: usize = 65535;
 
-pub use yam_plugin_api::exact::{gaussian_kernel, gaussian_kernel_fixed, otsu_threshold};
+pub use yam_plugin_api::exact::{
+    deriv_kernel, gaussian_kernel, gaussian_kernel_fixed, otsu_threshold, u8_div_constants,
+};
 
 /// Size and sigma of the Gaussian along one axis.
 pub type Axis = (usize, f64);
@@ -53,39 +55,6 @@ pub fn gaussian_sizes(p: &GaussianBlurParams, dtype: DType) -> Result<(Axis, Axi
         sy
     };
     Ok(((nx, sx), (ny, sy)))
-}
-
-/// OpenCV `getDerivKernels` (unnormalised) for one axis.
-pub fn deriv_kernel(ksize: usize, order: usize) -> Vec<i32> {
-    let n = if ksize == 1 && order > 0 { 3 } else { ksize };
-    let mut k = vec![0i32; n];
-    k[0] = 1;
-    for _ in 0..n - order - 1 {
-        for j in (1..n).rev() {
-            k[j] += k[j - 1];
-        }
-    }
-    for _ in 0..order {
-        for j in (1..n).rev() {
-            k[j] = k[j - 1] - k[j];
-        }
-        k[0] = -k[0];
-    }
-    k
-}
-
-/// OpenCV's u8 box-filter division constants `(divScale, divDelta)` for a window of `d`
-/// pixels (SEMANTICS.md §2).
-pub fn u8_div_constants(d: u32) -> (u64, u64) {
-    let scalef = f64::from(1u32 << 23) / f64::from(d);
-    let mut scale = scalef.floor() as u64;
-    let mut delta = u64::from(d / 2);
-    if scalef - (scale as f64) < 0.5 {
-        delta += 1;
-    } else {
-        scale += 1;
-    }
-    (scale, delta)
 }
 
 /// One half-open column run `[a, b)` per row of OpenCV's `getStructuringElement(shape, (k, k))`.

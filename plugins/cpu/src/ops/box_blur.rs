@@ -12,20 +12,7 @@ use super::blur::{band_rows, plane, Plane};
 use super::border::{index_table, RowPadder};
 use crate::pixel::Pixel;
 
-/// OpenCV's u8 fast division (`ColumnSum<ushort, uchar>`, used when the window has 2 to 256
-/// pixels; a 1×1 window is a copy): `(divScale, divDelta)` with `dst = ((S + divDelta) · divScale) >> 23`, which
-/// equals `round(S / d)` for every reachable sum `S` (SEMANTICS.md §2).
-pub(crate) fn u8_div_constants(d: u32) -> (u64, u64) {
-    let scalef = f64::from(1u32 << 23) / f64::from(d);
-    let mut scale = scalef.floor() as u64;
-    let mut delta = u64::from(d / 2);
-    if scalef - (scale as f64) < 0.5 {
-        delta += 1;
-    } else {
-        scale += 1;
-    }
-    (scale, delta)
-}
+pub(crate) use yam_plugin_api::exact::u8_div_constants;
 
 /// Window sums of `k`×`k` pixels per channel, with `finish` applied to each sum.
 ///

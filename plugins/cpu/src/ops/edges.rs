@@ -5,27 +5,7 @@ use yam_plugin_api::{kernels::SobelParams, DType, Image, PixelData, PluginError}
 use super::blur::{plane, separable, SepKernel};
 use crate::pixel::Pixel;
 
-/// OpenCV `getDerivKernels` (unnormalised) for one axis: the taps of `(1+z)^(n-1-order)·(z-1)^order`
-/// with `n = ksize`, except that `ksize` 1 means no smoothing: `[1]` for order 0, 3 taps
-/// (`[-1 0 1]` or `[1 -2 1]`) otherwise. Needs `order < n`.
-pub fn deriv_kernel(ksize: usize, order: usize) -> Vec<i32> {
-    let n = if ksize == 1 && order > 0 { 3 } else { ksize };
-    let mut k = vec![0i32; n];
-    k[0] = 1;
-    // Multiply by (1 + z), n-1-order times, then by (z - 1), order times.
-    for _ in 0..n - order - 1 {
-        for j in (1..n).rev() {
-            k[j] += k[j - 1];
-        }
-    }
-    for _ in 0..order {
-        for j in (1..n).rev() {
-            k[j] = k[j - 1] - k[j];
-        }
-        k[0] = -k[0];
-    }
-    k
-}
+pub use yam_plugin_api::exact::deriv_kernel;
 
 /// OpenCV `Sobel(src, ddepth, dx, dy, ksize, scale, delta, border)` on one channel.
 ///
