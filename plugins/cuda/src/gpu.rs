@@ -1,0 +1,388 @@
+//! One CUDA device in use: its context, the executor's stream, compiled modules (from the
+//! disk cache or NVRTC), device memory, pinned staging memory and kernel launches.
+//!
+//! Everything is queued on one stream; nothing here waits for the device except
+//! [`Gpu::synchronize`] and the downloads, so the kernels of a segment run back to back.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cudarc::driver::{
+    result, sys, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr,
+    LaunchConfig, PushKernelArg,
+};
+use cudarc::nvrtc::Ptx;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    cache,
+    error::CuError,
+    kernels::{variants, Source},
+    nvrtc,
+};
+
+/// How a module was obtained (for tests and logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Built {
+    /// Loaded from the disk cache.
+    FromCache,
+    /// Compiled by NVRTC (and stored in the cache when possible).
+    FromSource,
+}
+
+/// One kernel argument.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg {
+    /// A device pointer (`T*`).
+    Ptr(sys::CUdeviceptr),
+    /// `u8`.
+    U8(u8),
+    /// `u16`.
+    U16(u16),
+    /// `int`.
+    I32(i32),
+    /// `long long`.
+    I64(i64),
+    /// `unsigned long long`.
+    U64(u64),
+    /// `float`.
+    F32(f32),
+    /// `double`.
+    F64(f64),
+}
+
+/// Threads per block of the 2-D kernels: a warp wide, so a warp reads one row segment.
+pub const BLOCK_2D: (u32, u32) = (32, 8);
+
+/// Page-locked host memory for transfers (DMA straight from and to it).
+struct Pinned {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the allocation is plain host memory owned by this value; only its owner (one
+// executor, used by one thread at a time) touches it.
+unsafe impl Send for Pinned {}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from malloc_host and is freed once.
+        let _ = unsafe { result::free_host(self.ptr.cast()) };
+    }
+}
+
+/// A context and a stream on one device, with its compiled modules.
+pub struct Gpu {
+    /// Device ordinal.
+    pub ordinal: usize,
+    /// Device name.
+    pub name: String,
+    /// `sm_XY` of the device.
+    pub arch: String,
+    /// Total device memory in bytes.
+    pub memory: u64,
+    /// `cuDriverGetVersion` (e.g. 13000).
+    pub driver_version: i32,
+    /// The context (the device's primary context).
+    pub ctx: Arc<CudaContext>,
+    /// The executor's stream: every copy and kernel is queued here, in order.
+    pub stream: Arc<CudaStream>,
+    /// Folder of cached CUBINs (`None`: no disk cache).
+    pub cache: Option<PathBuf>,
+    modules: HashMap<(Source, String), Arc<CudaModule>>,
+    functions: HashMap<(Source, String, &'static str), CudaFunction>,
+    staging: Option<Pinned>,
+    /// How each module was obtained, in load order.
+    pub build_log: Vec<(Source, String, Built)>,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gpu")
+            .field("ordinal", &self.ordinal)
+            .field("name", &self.name)
+            .field("arch", &self.arch)
+            .field("modules", &self.modules.len())
+            .finish()
+    }
+}
+
+impl Gpu {
+    /// Opens device `ordinal` (call only after [`crate::runtime::check`] succeeded: cudarc
+    /// panics when libcuda is missing).
+    pub fn open(ordinal: usize) -> Result<Gpu, CuError> {
+        nvrtc::ensure_loaded().map_err(CuError::Unavailable)?;
+        let ctx = CudaContext::new(ordinal)
+            .map_err(CuError::driver(format!("opening device {ordinal}")))?;
+        // One stream per executor and stream-ordered frees: cudarc's per-buffer events
+        // would only add work.
+        // SAFETY: every buffer of this context is used on `stream` only.
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx
+            .new_stream()
+            .map_err(CuError::driver("creating a stream"))?;
+        let (major, minor) = ctx
+            .compute_capability()
+            .map_err(CuError::driver("reading the compute capability"))?;
+        let name = ctx
+            .name()
+            .map_err(CuError::driver("reading the device name"))?;
+        let memory = ctx
+            .total_mem()
+            .map_err(CuError::driver("reading the memory size"))? as u64;
+        let mut driver_version = 0;
+        // SAFETY: a valid out-pointer.
+        unsafe { sys::cuDriverGetVersion(&mut driver_version) }
+            .result()
+            .map_err(CuError::driver("cuDriverGetVersion"))?;
+        Ok(Gpu {
+            ordinal,
+            name,
+            arch: format!("sm_{major}{minor}"),
+            memory,
+            driver_version,
+            ctx,
+            stream,
+            cache: cache::dir(),
+            modules: HashMap::new(),
+            functions: HashMap::new(),
+            staging: None,
+            build_log: Vec::new(),
+        })
+    }
+
+    /// The module of `source` built with `defines`, from memory, the disk cache or NVRTC.
+    fn module(&mut self, source: Source, defines: &str) -> Result<Arc<CudaModule>, CuError> {
+        let key = (source, defines.to_string());
+        if let Some(m) = self.modules.get(&key) {
+            return Ok(m.clone());
+        }
+        if !variants().contains(&key) {
+            // Only compile-checked variants may run (see kernels::variants).
+            return Err(CuError::Unavailable(format!(
+                "internal error: kernel variant {} `{defines}` is not in the compile-checked list",
+                source.name()
+            )));
+        }
+        let nvrtc_version = nvrtc::version().map_err(CuError::Unavailable)?;
+        let file = self.cache.as_ref().map(|dir| {
+            let mut h = Sha256::new();
+            h.update(source.full_text().as_bytes());
+            h.update(b"\0");
+            h.update(defines.as_bytes());
+            h.update(b"\0");
+            h.update(nvrtc::BASE_OPTIONS.join(" ").as_bytes());
+            let digest: String = h.finalize()[..12]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            dir.join(format!(
+                "{}-{}-driver{}-nvrtc{}.{}-{digest}.cubin",
+                source.name(),
+                self.arch,
+                self.driver_version,
+                nvrtc_version.0,
+                nvrtc_version.1
+            ))
+        });
+        let cached = file.as_ref().and_then(|f| std::fs::read(f).ok());
+        let loaded = match cached {
+            Some(bin) => self
+                .ctx
+                .load_module(Ptx::from_binary(bin))
+                .ok()
+                .map(|m| (m, Built::FromCache)),
+            None => None,
+        };
+        let (module, built) = match loaded {
+            Some(found) => found,
+            None => {
+                let bin = nvrtc::compile_cubin(source, defines, &self.arch)?;
+                if let Some(f) = &file {
+                    cache::store(f, &bin);
+                }
+                let m = self
+                    .ctx
+                    .load_module(Ptx::from_binary(bin))
+                    .map_err(CuError::driver(format!("loading module {}", source.name())))?;
+                (m, Built::FromSource)
+            }
+        };
+        self.build_log.push((source, defines.to_string(), built));
+        self.modules.insert(key, module.clone());
+        Ok(module)
+    }
+
+    fn function(
+        &mut self,
+        source: Source,
+        defines: &str,
+        name: &'static str,
+    ) -> Result<CudaFunction, CuError> {
+        let key = (source, defines.to_string(), name);
+        if let Some(f) = self.functions.get(&key) {
+            return Ok(f.clone());
+        }
+        let f = self
+            .module(source, defines)?
+            .load_function(name)
+            .map_err(CuError::driver(format!(
+                "finding kernel {name} in {}",
+                source.name()
+            )))?;
+        self.functions.insert(key, f.clone());
+        Ok(f)
+    }
+
+    /// Queues kernel `name` of `source` (built with `defines`) with `args`.
+    pub fn launch(
+        &mut self,
+        source: Source,
+        defines: &str,
+        name: &'static str,
+        args: &[Arg],
+        cfg: LaunchConfig,
+    ) -> Result<(), CuError> {
+        if cfg.grid_dim.0 == 0 || cfg.grid_dim.1 == 0 {
+            return Ok(());
+        }
+        let f = self.function(source, defines, name)?;
+        let stream = self.stream.clone();
+        let mut b = stream.launch_builder(&f);
+        for a in args {
+            match a {
+                Arg::Ptr(v) | Arg::U64(v) => b.arg(v),
+                Arg::U8(v) => b.arg(v),
+                Arg::U16(v) => b.arg(v),
+                Arg::I32(v) => b.arg(v),
+                Arg::I64(v) => b.arg(v),
+                Arg::F32(v) => b.arg(v),
+                Arg::F64(v) => b.arg(v),
+            };
+        }
+        // SAFETY: the argument list matches the kernel's parameters (each call site mirrors
+        // its signature in kernels/*.cu), and every pointer is a live allocation of this
+        // context large enough for the view it describes (checked by the executor).
+        unsafe { b.launch(cfg) }
+            .map(|_| ())
+            .map_err(CuError::driver(format!(
+                "launching {name} of {}",
+                source.name()
+            )))
+    }
+
+    /// A 2-D launch covering `w` x `h` threads.
+    pub fn grid_2d(w: usize, h: usize) -> LaunchConfig {
+        LaunchConfig {
+            grid_dim: (
+                (w as u32).div_ceil(BLOCK_2D.0),
+                (h as u32).div_ceil(BLOCK_2D.1),
+                1,
+            ),
+            block_dim: (BLOCK_2D.0, BLOCK_2D.1, 1),
+            shared_mem_bytes: 0,
+        }
+    }
+
+    /// A 1-D launch covering `n` threads in blocks of `block`.
+    pub fn grid_1d(n: usize, block: u32) -> LaunchConfig {
+        LaunchConfig {
+            grid_dim: ((n as u32).div_ceil(block), 1, 1),
+            block_dim: (block, 1, 1),
+            shared_mem_bytes: 0,
+        }
+    }
+
+    /// A device allocation of `bytes` (at least one byte), stream-ordered.
+    pub fn alloc(&self, bytes: usize) -> Result<CudaSlice<u8>, CuError> {
+        // SAFETY: device memory is written before it is read (kernels, uploads, zero fills).
+        unsafe { self.stream.alloc::<u8>(bytes.max(1)) }.map_err(CuError::driver(format!(
+            "allocating {bytes} bytes of device memory"
+        )))
+    }
+
+    /// A device allocation of `bytes`, zero-filled.
+    pub fn alloc_zeroed(&self, bytes: usize) -> Result<CudaSlice<u8>, CuError> {
+        let buf = self.alloc(bytes)?;
+        // SAFETY: the range is inside `buf`.
+        unsafe {
+            result::memset_d8_async(Self::ptr(&buf), 0, bytes.max(1), self.stream.cu_stream())
+        }
+        .map_err(CuError::driver("zero-filling device memory"))?;
+        Ok(buf)
+    }
+
+    /// The raw device address of `buf`.
+    pub fn ptr(buf: &CudaSlice<u8>) -> sys::CUdeviceptr {
+        // Event tracking is off, so the guard has nothing to record.
+        buf.device_ptr(buf.stream()).0
+    }
+
+    fn staging(&mut self, len: usize) -> Result<*mut u8, CuError> {
+        if self.staging.as_ref().is_none_or(|p| p.len < len) {
+            // The previous copies through the old buffer must be done before it is freed.
+            self.synchronize()?;
+            self.staging = None;
+            self.ctx
+                .bind_to_thread()
+                .map_err(CuError::driver("binding the context"))?;
+            // SAFETY: a plain page-locked allocation; freed by `Pinned::drop`.
+            let ptr = unsafe { result::malloc_host(len.max(1), 0) }.map_err(CuError::driver(
+                format!("allocating {len} bytes of pinned memory"),
+            ))?;
+            self.staging = Some(Pinned {
+                ptr: ptr.cast(),
+                len: len.max(1),
+            });
+        }
+        Ok(self.staging.as_ref().expect("set above").ptr)
+    }
+
+    /// Copies `bytes` to device address `dst` through pinned memory. Waits only for earlier
+    /// copies through the staging buffer, never for kernels queued after.
+    pub fn upload(&mut self, dst: sys::CUdeviceptr, bytes: &[u8]) -> Result<(), CuError> {
+        // The staging buffer may still feed an earlier queued upload.
+        self.synchronize()?;
+        let stage = self.staging(bytes.len())?;
+        // SAFETY: the staging buffer holds at least `bytes.len()` bytes and no copy uses it.
+        let host = unsafe { std::slice::from_raw_parts_mut(stage, bytes.len()) };
+        host.copy_from_slice(bytes);
+        // SAFETY: `dst` is a device allocation of at least `host.len()` bytes (checked by the
+        // executor); `host` stays alive and untouched until the next synchronize.
+        unsafe { result::memcpy_htod_async(dst, &*host, self.stream.cu_stream()) }
+            .map_err(CuError::driver("copying to the device"))
+    }
+
+    /// Copies `out.len()` bytes from device address `src` into `out`, waiting for the queue.
+    pub fn download(&mut self, src: sys::CUdeviceptr, out: &mut [u8]) -> Result<(), CuError> {
+        let stage = self.staging(out.len())?;
+        // SAFETY: the staging buffer holds at least `out.len()` bytes.
+        let host = unsafe { std::slice::from_raw_parts_mut(stage, out.len()) };
+        // SAFETY: `src` is a device allocation of at least `out.len()` bytes.
+        unsafe { result::memcpy_dtoh_async(&mut *host, src, self.stream.cu_stream()) }
+            .map_err(CuError::driver("copying from the device"))?;
+        self.synchronize()?;
+        out.copy_from_slice(host);
+        Ok(())
+    }
+
+    /// Copies `bytes` bytes between device addresses, queued.
+    pub fn copy(
+        &self,
+        src: sys::CUdeviceptr,
+        dst: sys::CUdeviceptr,
+        bytes: usize,
+    ) -> Result<(), CuError> {
+        // SAFETY: both ranges lie inside live allocations (checked by the callers).
+        unsafe { result::memcpy_dtod_async(dst, src, bytes, self.stream.cu_stream()) }
+            .map_err(CuError::driver("copying on the device"))
+    }
+
+    /// Waits for everything queued; errors of asynchronous work surface here.
+    pub fn synchronize(&self) -> Result<(), CuError> {
+        self.stream
+            .synchronize()
+            .map_err(CuError::driver("waiting for the stream"))
+    }
+}
