@@ -166,14 +166,12 @@ def main():
     cps, cvs = cupy_cases(), cv_cases()
     dev = {k: cp.asarray(v) for k, v in imgs.items()} if cp is not None else {}
     rows = []
-    device_name = ""
     for row, key, kernel, params in CASES:
         y, c, o, err = [], [], [], None
         for _ in range(args.rounds):
             r, err = yam_bench(args, ["--kernel", kernel, "--params", json.dumps(params)], paths[key])
             if r is not None:
-                y.append(r["median_ms"])
-                device_name = r.get("device", device_name) or device_name
+                y.append(r["time"]["median_ms"])
             if kernel in cps:
                 c.append(time_device(lambda x: cps[kernel](x, params), dev[key], args.repeat))
             if kernel in cvs:
@@ -196,23 +194,23 @@ def main():
         cupy_pipe = time_host(cupy_pipeline, imgs["gray_u8_4096"], args.repeat)
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
     lines = [
-        "## CUDA backend vs CuPy and OpenCV (GPU machine)",
+        f"## yam ({args.backend} backend) vs CuPy and OpenCV",
         "",
-        f"Machine: {platform.node()}; device: {device_name or 'see device.txt'}; "
+        f"Machine: {platform.node()}; device: see device.txt (nvidia-smi); "
         f"CuPy {cp.__version__ if cp is not None else 'absent'}; "
         f"OpenCV {cv2.__version__ if cv2 is not None else 'absent'} (CPU path).",
         f"Command: `python3 tests/bench/compare_gpu.py --yam ... --rounds {args.rounds} "
         f"--repeat {args.repeat}`. Medians in ms; bound = input read + output written once at "
         f"{args.bandwidth / 1e12:.2f} TB/s.",
         "",
-        "| kernel | image | yam cuda ms | CuPy ms | OpenCV CPU ms | yam/CuPy | bound ms |",
+        f"| kernel | image | yam {args.backend} ms | CuPy ms | OpenCV CPU ms | yam/CuPy | bound ms |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for row, key, y, c, o, bound, err in rows:
         ratio = "n/a" if (y is None or c is None) else f"{y / c:.2f}"
         ycell = fmt(y) if y is not None else f"error: {err}"
         lines.append(f"| {row} | {key} | {ycell} | {fmt(c)} | {fmt(o)} | {ratio} | {bound:.3f} |")
-    pm = pipe["median_ms"] if pipe else None
+    pm = pipe["time"]["median_ms"] if pipe else None
     lines.append(
         f"| pipeline gauss->otsu->open->cc (end to end) | gray_u8_4096 | "
         f"{fmt(pm) if pm is not None else 'error: ' + str(perr)} | {fmt(cupy_pipe)} | n/a | "
