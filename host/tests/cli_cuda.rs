@@ -14,7 +14,11 @@ use common::{examples, json, scratch, yam_env};
 use fixture_support::built_library;
 
 /// The reasons the plugin documents (yam_cuda::runtime and yam_cuda::nvrtc).
-const REASONS: [&str; 3] = ["libcuda.so not found", "no CUDA device", "libnvrtc.so not found"];
+const REASONS: [&str; 3] = [
+    "libcuda.so not found",
+    "no CUDA device",
+    "libnvrtc.so not found",
+];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -135,8 +139,15 @@ fn strict_cuda_run_is_all_on_the_gpu_or_fails_naming_the_reason() {
             "{}",
             out.stderr
         );
-        assert!(out.stderr.contains(&reason), "{}\nreason: {reason}", out.stderr);
-        assert!(!dir.path().join("labels.npy").exists(), "no output on failure");
+        assert!(
+            out.stderr.contains(&reason),
+            "{}\nreason: {reason}",
+            out.stderr
+        );
+        assert!(
+            !dir.path().join("labels.npy").exists(),
+            "no output on failure"
+        );
         return;
     }
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -154,7 +165,12 @@ fn without_a_gpu_the_run_falls_back_to_cpu_and_says_why() {
     let cache = tempfile::tempdir().unwrap();
     let plugins = install(dir.path());
     let (status, reason) = status(dir.path(), &plugins, cache.path());
-    let out = run_gpu_example(dir.path(), &plugins, cache.path(), &["--backend", "cuda,cpu"]);
+    let out = run_gpu_example(
+        dir.path(),
+        &plugins,
+        cache.path(),
+        &["--backend", "cuda,cpu"],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let r = json(&dir.path().join("r.json"));
     let steps = r["images"][0]["steps"].as_array().unwrap().clone();
@@ -165,7 +181,10 @@ fn without_a_gpu_the_run_falls_back_to_cpu_and_says_why() {
         } else {
             assert_eq!(s["backend"], "cpu", "{s}");
             let why = s["fallback_reason"].as_str().unwrap_or_default();
-            assert!(why.contains("cuda") && why.contains(&reason), "{s}\nreason: {reason}");
+            assert!(
+                why.contains("cuda") && why.contains(&reason),
+                "{s}\nreason: {reason}"
+            );
         }
     }
     let cc = &steps[3];

@@ -5,7 +5,8 @@
 
 // Row pass, one block per row segment of blockDim.x pixels: the segment and its 2r halo
 // (border applied) are staged in shared memory once, then every thread reads its kn taps
-// from there. tmp[y][x][ch] = sum_i kx[i] * src(y, map(x + i - r)).
+// from there. tmp[y][x][ch] = sum_i kx[i] * src(y, map(x + i - r)). Blocks step over rows by
+// gridDim.y (at most 65535), so any height works.
 // Shared memory: (blockDim.x + kn - 1) * c * sizeof(T) bytes.
 KERNEL void sep_rows(const T* __restrict__ src, VIEW_ARGS(s), int w, int h, int c,
                      const H* __restrict__ kx, int kn, int mode, T cval,
@@ -13,21 +14,27 @@ KERNEL void sep_rows(const T* __restrict__ src, VIEW_ARGS(s), int w, int h, int 
     extern __shared__ __align__(16) unsigned char smem_raw[];
     T* tile = (T*)smem_raw;
     int r = kn / 2;
-    int y = blockIdx.y;
     int x0 = blockIdx.x * blockDim.x;
-    int total = (blockDim.x + kn - 1) * c;
-    for (int i = threadIdx.x; i < total; i += blockDim.x) {
-        int px = i / c, ch = i - px * c;
-        int sx = map_index(x0 + px - r, w, mode);
-        tile[i] = sx < 0 ? cval : src[AT(s, y, sx, ch)];
-    }
-    __syncthreads();
     int x = x0 + threadIdx.x;
-    if (x >= w || y >= h) return;
-    for (int ch = 0; ch < c; ch++) {
-        H acc = 0;
-        for (int i = 0; i < kn; i++) acc = acc + kx[i] * (H)tile[(threadIdx.x + i) * c + ch];
-        tmp[((u64)y * w + x) * c + ch] = acc;
+    int total = (blockDim.x + kn - 1) * c;
+    for (int y = blockIdx.y; y < h; y += gridDim.y) {
+        for (int i = threadIdx.x; i < total; i += blockDim.x) {
+            int px = i / c, ch = i - px * c;
+            int sx = map_index(x0 + px - r, w, mode);
+            tile[i] = sx < 0 ? cval : src[AT(s, y, sx, ch)];
+        }
+        __syncthreads();
+        if (x < w) {
+            for (int ch = 0; ch < c; ch++) {
+                H acc = 0;
+                for (int i = 0; i < kn; i++) {
+                    acc = acc + kx[i] * (H)tile[(threadIdx.x + i) * c + ch];
+                }
+                tmp[((u64)y * w + x) * c + ch] = acc;
+            }
+        }
+        // The next row's staging overwrites the tile.
+        __syncthreads();
     }
 }
 

@@ -324,9 +324,7 @@ impl Gpu {
             // The previous copies through the old buffer must be done before it is freed.
             self.synchronize()?;
             self.staging = None;
-            self.ctx
-                .bind_to_thread()
-                .map_err(CuError::driver("binding the context"))?;
+            self.bind()?;
             // SAFETY: a plain page-locked allocation; freed by `Pinned::drop`.
             let ptr = unsafe { result::malloc_host(len.max(1), 0) }.map_err(CuError::driver(
                 format!("allocating {len} bytes of pinned memory"),
@@ -342,6 +340,7 @@ impl Gpu {
     /// Copies `bytes` to device address `dst` through pinned memory. Waits only for earlier
     /// copies through the staging buffer, never for kernels queued after.
     pub fn upload(&mut self, dst: sys::CUdeviceptr, bytes: &[u8]) -> Result<(), CuError> {
+        self.bind()?;
         // The staging buffer may still feed an earlier queued upload.
         self.synchronize()?;
         let stage = self.staging(bytes.len())?;
@@ -356,6 +355,7 @@ impl Gpu {
 
     /// Copies `out.len()` bytes from device address `src` into `out`, waiting for the queue.
     pub fn download(&mut self, src: sys::CUdeviceptr, out: &mut [u8]) -> Result<(), CuError> {
+        self.bind()?;
         let stage = self.staging(out.len())?;
         // SAFETY: the staging buffer holds at least `out.len()` bytes.
         let host = unsafe { std::slice::from_raw_parts_mut(stage, out.len()) };
@@ -374,9 +374,18 @@ impl Gpu {
         dst: sys::CUdeviceptr,
         bytes: usize,
     ) -> Result<(), CuError> {
+        self.bind()?;
         // SAFETY: both ranges lie inside live allocations (checked by the callers).
         unsafe { result::memcpy_dtod_async(dst, src, bytes, self.stream.cu_stream()) }
             .map_err(CuError::driver("copying on the device"))
+    }
+
+    /// Makes the context current on the calling thread (the host may call from any thread;
+    /// the raw copy calls need it, cudarc's own calls bind by themselves).
+    fn bind(&self) -> Result<(), CuError> {
+        self.ctx
+            .bind_to_thread()
+            .map_err(CuError::driver("binding the context to this thread"))
     }
 
     /// Waits for everything queued; errors of asynchronous work surface here.

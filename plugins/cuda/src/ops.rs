@@ -194,6 +194,9 @@ const fn types(t: &'static str, h: &'static str, v: &'static str, o: &'static st
 /// Threads per block of the row pass (one block per row segment).
 const ROW_BLOCK: u32 = 128;
 
+/// Dynamic shared memory a block may use without opting in (48 KiB on every CUDA GPU).
+const MAX_SHARED: usize = 48 * 1024;
+
 /// Row pass then column pass with taps already on the device (`(buffer, tap count)`).
 fn separable(
     gpu: &mut Gpu,
@@ -211,11 +214,18 @@ fn separable(
     let mode = Arg::I32(border_code(border.mode));
     let cval = elem_arg(dtype, border.value);
     let [a0, a1, a2, a3] = src.args();
+    let shared = (ROW_BLOCK as usize + kx.1 - 1) * c as usize * dtype.size_bytes();
+    if shared > MAX_SHARED {
+        return Err(PluginError::unsupported(format!(
+            "a {}-tap row filter on {c} channels needs {shared} bytes of shared memory per \
+             block; the cuda backend stages at most {MAX_SHARED}",
+            kx.1
+        )));
+    }
     let rows = LaunchConfig {
-        grid_dim: ((w as u32).div_ceil(ROW_BLOCK), h as u32, 1),
+        grid_dim: ((w as u32).div_ceil(ROW_BLOCK), (h as u32).min(65535), 1),
         block_dim: (ROW_BLOCK, 1, 1),
-        shared_mem_bytes: ((ROW_BLOCK as usize + kx.1 - 1) * c as usize * dtype.size_bytes())
-            as u32,
+        shared_mem_bytes: shared as u32,
     };
     gpu.launch(
         Source::Separable,
