@@ -2,18 +2,18 @@
 // total-order key (as the CPU backend's f32 median), integers by value.
 
 #if T_FLOAT
-typedef int key_t;
-__device__ __forceinline__ key_t to_key(T v) {
+typedef int mkey_t;
+__device__ __forceinline__ mkey_t to_key(T v) {
     int b = __float_as_int(v);
     return b ^ (int)(((unsigned)(b >> 31)) >> 1);
 }
-__device__ __forceinline__ T from_key(key_t k) {
+__device__ __forceinline__ T from_key(mkey_t k) {
     return __int_as_float(k ^ (int)(((unsigned)(k >> 31)) >> 1));
 }
 #else
-typedef T key_t;
-__device__ __forceinline__ key_t to_key(T v) { return v; }
-__device__ __forceinline__ T from_key(key_t k) { return k; }
+typedef T mkey_t;
+__device__ __forceinline__ mkey_t to_key(T v) { return v; }
+__device__ __forceinline__ T from_key(mkey_t k) { return k; }
 #endif
 
 // k = 3 or 5: gather the window, then select the element of rank (k*k-1)/2.
@@ -22,7 +22,7 @@ KERNEL void median_small(const T* __restrict__ src, VIEW_ARGS(s), int w, int h, 
     int x = GX, y = GY;
     if (x >= w || y >= h) return;
     int r = k / 2, n = k * k, rank = (n - 1) / 2;
-    key_t win[25];
+    mkey_t win[25];
     for (int ch = 0; ch < c; ch++) {
         int m = 0;
         for (int j = -r; j <= r; j++) {
@@ -36,7 +36,7 @@ KERNEL void median_small(const T* __restrict__ src, VIEW_ARGS(s), int w, int h, 
         for (int a = 0; a <= rank; a++) {
             int best = a;
             for (int b = a + 1; b < n; b++) if (win[b] < win[best]) best = b;
-            key_t t = win[a]; win[a] = win[best]; win[best] = t;
+            mkey_t t = win[a]; win[a] = win[best]; win[best] = t;
         }
         dst[AT(d, y, x, ch)] = from_key(win[rank]);
     }
