@@ -21,6 +21,8 @@ mod error;
 pub mod exact;
 mod executor;
 pub mod export;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod image;
 pub mod kernels;
 mod module;

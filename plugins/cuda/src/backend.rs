@@ -5,7 +5,9 @@ use yam_plugin_api::{
     ProbeReport,
 };
 
-use crate::{ops, runtime, CudaExecutor};
+use yam_plugin_api::gpu::ops;
+
+use crate::{runtime, CudaExecutor};
 
 /// Kernels whose output has the input's shape and dtype: safe to run in place (the executor
 /// reads from a device copy of the input).
@@ -57,6 +59,6 @@ impl Backend for CudaBackend {
     }
 
     fn create_executor(index: u32) -> Result<CudaExecutor, PluginError> {
-        Ok(CudaExecutor::new(index)?)
+        Ok(crate::open_executor(index)?)
     }
 }

@@ -14,13 +14,12 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::Ptx;
 use sha2::{Digest, Sha256};
-
-use crate::{
-    cache,
-    error::CuError,
-    kernels::{variants, Source},
-    nvrtc,
+use yam_plugin_api::{
+    gpu::{dlpack, kernels::variants, Arg, Device, Launch, Source},
+    DeviceInfo, DlDevice, PluginError,
 };
+
+use crate::{cache, error::CuError, nvrtc, runtime};
 
 /// How a module was obtained (for tests and logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,30 +29,6 @@ pub enum Built {
     /// Compiled by NVRTC (and stored in the cache when possible).
     FromSource,
 }
-
-/// One kernel argument.
-#[derive(Debug, Clone, Copy)]
-pub enum Arg {
-    /// A device pointer (`T*`).
-    Ptr(sys::CUdeviceptr),
-    /// `u8`.
-    U8(u8),
-    /// `u16`.
-    U16(u16),
-    /// `int`.
-    I32(i32),
-    /// `long long`.
-    I64(i64),
-    /// `unsigned long long`.
-    U64(u64),
-    /// `float`.
-    F32(f32),
-    /// `double`.
-    F64(f64),
-}
-
-/// Threads per block of the 2-D kernels: a warp wide, so a warp reads one row segment.
-pub const BLOCK_2D: (u32, u32) = (32, 8);
 
 /// Page-locked host memory for transfers (DMA straight from and to it).
 struct Pinned {
@@ -236,17 +211,22 @@ impl Gpu {
     }
 
     /// Queues kernel `name` of `source` (built with `defines`) with `args`.
-    pub fn launch(
+    pub fn launch_kernel(
         &mut self,
         source: Source,
         defines: &str,
         name: &'static str,
         args: &[Arg],
-        cfg: LaunchConfig,
+        launch: Launch,
     ) -> Result<(), CuError> {
-        if cfg.grid_dim.0 == 0 || cfg.grid_dim.1 == 0 {
+        if launch.is_empty() {
             return Ok(());
         }
+        let cfg = LaunchConfig {
+            grid_dim: launch.grid,
+            block_dim: launch.block,
+            shared_mem_bytes: launch.shared_bytes,
+        };
         let f = self.function(source, defines, name)?;
         let stream = self.stream.clone();
         let mut b = stream.launch_builder(&f);
@@ -270,28 +250,6 @@ impl Gpu {
                 "launching {name} of {}",
                 source.name()
             )))
-    }
-
-    /// A 2-D launch covering `w` x `h` threads.
-    pub fn grid_2d(w: usize, h: usize) -> LaunchConfig {
-        LaunchConfig {
-            grid_dim: (
-                (w as u32).div_ceil(BLOCK_2D.0),
-                (h as u32).div_ceil(BLOCK_2D.1),
-                1,
-            ),
-            block_dim: (BLOCK_2D.0, BLOCK_2D.1, 1),
-            shared_mem_bytes: 0,
-        }
-    }
-
-    /// A 1-D launch covering `n` threads in blocks of `block`.
-    pub fn grid_1d(n: usize, block: u32) -> LaunchConfig {
-        LaunchConfig {
-            grid_dim: ((n as u32).div_ceil(block), 1, 1),
-            block_dim: (block, 1, 1),
-            shared_mem_bytes: 0,
-        }
     }
 
     /// A device allocation of `bytes` (at least one byte), stream-ordered.
@@ -322,7 +280,7 @@ impl Gpu {
     fn staging(&mut self, len: usize) -> Result<*mut u8, CuError> {
         if self.staging.as_ref().is_none_or(|p| p.len < len) {
             // The previous copies through the old buffer must be done before it is freed.
-            self.synchronize()?;
+            self.wait()?;
             self.staging = None;
             self.bind()?;
             // SAFETY: a plain page-locked allocation; freed by `Pinned::drop`.
@@ -339,10 +297,10 @@ impl Gpu {
 
     /// Copies `bytes` to device address `dst` through pinned memory. Waits only for earlier
     /// copies through the staging buffer, never for kernels queued after.
-    pub fn upload(&mut self, dst: sys::CUdeviceptr, bytes: &[u8]) -> Result<(), CuError> {
+    pub fn upload_bytes(&mut self, dst: sys::CUdeviceptr, bytes: &[u8]) -> Result<(), CuError> {
         self.bind()?;
         // The staging buffer may still feed an earlier queued upload.
-        self.synchronize()?;
+        self.wait()?;
         let stage = self.staging(bytes.len())?;
         // SAFETY: the staging buffer holds at least `bytes.len()` bytes and no copy uses it.
         let host = unsafe { std::slice::from_raw_parts_mut(stage, bytes.len()) };
@@ -354,7 +312,7 @@ impl Gpu {
     }
 
     /// Copies `out.len()` bytes from device address `src` into `out`, waiting for the queue.
-    pub fn download(&mut self, src: sys::CUdeviceptr, out: &mut [u8]) -> Result<(), CuError> {
+    pub fn download_bytes(&mut self, src: sys::CUdeviceptr, out: &mut [u8]) -> Result<(), CuError> {
         self.bind()?;
         let stage = self.staging(out.len())?;
         // SAFETY: the staging buffer holds at least `out.len()` bytes.
@@ -362,13 +320,13 @@ impl Gpu {
         // SAFETY: `src` is a device allocation of at least `out.len()` bytes.
         unsafe { result::memcpy_dtoh_async(&mut *host, src, self.stream.cu_stream()) }
             .map_err(CuError::driver("copying from the device"))?;
-        self.synchronize()?;
+        self.wait()?;
         out.copy_from_slice(host);
         Ok(())
     }
 
     /// Copies `bytes` bytes between device addresses, queued.
-    pub fn copy(
+    pub fn copy_on_device(
         &self,
         src: sys::CUdeviceptr,
         dst: sys::CUdeviceptr,
@@ -389,9 +347,71 @@ impl Gpu {
     }
 
     /// Waits for everything queued; errors of asynchronous work surface here.
-    pub fn synchronize(&self) -> Result<(), CuError> {
+    pub fn wait(&self) -> Result<(), CuError> {
         self.stream
             .synchronize()
             .map_err(CuError::driver("waiting for the stream"))
+    }
+}
+
+impl Device for Gpu {
+    type Buffer = CudaSlice<u8>;
+
+    fn backend(&self) -> &'static str {
+        "cuda"
+    }
+
+    fn info(&self) -> DeviceInfo {
+        let digits = self.arch.trim_start_matches("sm_");
+        let (major, minor) = digits.split_at(digits.len().saturating_sub(1));
+        runtime::info(&runtime::Found {
+            ordinal: self.ordinal as u32,
+            name: self.name.clone(),
+            memory: self.memory,
+            capability: (major.parse().unwrap_or(0), minor.parse().unwrap_or(0)),
+        })
+    }
+
+    fn dl_device(&self) -> DlDevice {
+        dlpack::cuda_device(self.ordinal)
+    }
+
+    fn alloc(&mut self, bytes: usize) -> Result<CudaSlice<u8>, PluginError> {
+        Ok(Gpu::alloc(self, bytes)?)
+    }
+
+    fn alloc_zeroed(&mut self, bytes: usize) -> Result<CudaSlice<u8>, PluginError> {
+        Ok(Gpu::alloc_zeroed(self, bytes)?)
+    }
+
+    fn address(buf: &CudaSlice<u8>) -> u64 {
+        Gpu::ptr(buf)
+    }
+
+    fn upload(&mut self, dst: u64, bytes: &[u8]) -> Result<(), PluginError> {
+        Ok(self.upload_bytes(dst, bytes)?)
+    }
+
+    fn download(&mut self, src: u64, out: &mut [u8]) -> Result<(), PluginError> {
+        Ok(self.download_bytes(src, out)?)
+    }
+
+    fn copy(&mut self, src: u64, dst: u64, bytes: usize) -> Result<(), PluginError> {
+        Ok(self.copy_on_device(src, dst, bytes)?)
+    }
+
+    fn launch(
+        &mut self,
+        source: Source,
+        defines: &str,
+        name: &'static str,
+        args: &[Arg],
+        launch: Launch,
+    ) -> Result<(), PluginError> {
+        Ok(self.launch_kernel(source, defines, name, args, launch)?)
+    }
+
+    fn synchronize(&mut self) -> Result<(), PluginError> {
+        Ok(self.wait()?)
     }
 }

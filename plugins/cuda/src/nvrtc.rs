@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use cudarc::nvrtc::{result, sys};
 
 use crate::error::{panic_text, CuError};
-use crate::kernels::Source;
+use yam_plugin_api::gpu::Source;
 
 /// Options every kernel is compiled with. No fused multiply-add: the CPU backend never fuses,
 /// and float results must match it bit for bit.

@@ -4,7 +4,7 @@
 
 use yam_plugin_api::export::Backend;
 
-use crate::{runtime, CudaBackend, CudaExecutor};
+use crate::{runtime, CudaBackend};
 
 /// The shipped manifest must declare exactly what the library declares, or the host rejects
 /// the plugin.
@@ -71,7 +71,7 @@ fn creating_an_executor_without_a_driver_is_an_error_not_a_panic() {
         assert!(runtime::check_driver().is_ok() || CudaBackend::probe().devices.is_empty());
         return;
     }
-    let err = CudaExecutor::new(0).unwrap_err().to_string();
+    let err = crate::open_executor(0).unwrap_err().to_string();
     assert!(err.contains("libcuda.so not found"), "{err}");
     let err = CudaBackend::create_executor(3).unwrap_err();
     assert_eq!(err.kind(), yam_plugin_api::ErrorKind::DeviceUnavailable);

@@ -8,11 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use yam_cuda::{
-    error::CuError,
-    kernels::{variants, Source},
-    nvrtc,
-};
+use yam_cuda::{error::CuError, nvrtc};
+use yam_plugin_api::gpu::kernels::{variants, Source, COMMON};
 
 const ARCHS: [&str; 2] = ["sm_80", "sm_90"];
 
@@ -70,7 +67,7 @@ fn a_kernel_error_fails_with_the_compiler_log() {
     load_nvrtc();
     let broken = format!(
         "{}\nKERNEL void broken(int* p) {{ p[0] = undeclared_name; }}",
-        yam_cuda::kernels::COMMON
+        COMMON
     );
     let err = nvrtc::compile_text("broken", &broken, "-DT=u8", "sm_90").unwrap_err();
     let CuError::Compile { log, arch, .. } = &err else {
@@ -127,7 +124,7 @@ fn every_source_defines_the_kernels_the_host_launches() {
             );
         }
     }
-    let ops_src = include_str!("../src/ops.rs");
+    let ops_src = include_str!("../../../plugin-api/src/gpu/ops.rs");
     for (_, kernels) in names {
         for k in *kernels {
             assert!(

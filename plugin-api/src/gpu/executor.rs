@@ -1,85 +1,79 @@
-//! The CUDA executor: device buffers holding whole allocations, kernels on strided views,
-//! all on one stream. A segment of steps is one upload, kernels queued back to back, and one
-//! download; the host waits only in `download`, `synchronize`, and the two kernels that must
-//! read a value back (Otsu's histogram, the label count).
+//! An executor over any [`Device`]: device buffers holding whole allocations, kernels on
+//! strided views, all queued in order. A segment of steps is one upload, kernels queued back
+//! to back, and one download; the host waits only in `download`, `synchronize`, and the two
+//! kernels that must read a value back (Otsu's histogram, the label count).
 
 use std::collections::HashMap;
 
-use cudarc::driver::{sys::CUdeviceptr, CudaSlice};
-use yam_plugin_api::{
-    export::Executor, kernel, kernels::KernelOutput, BufferHandle, DLTensor, DeviceInfo,
-    DlpackView, KernelCall, PluginError, StepCall, StepOutcome, TensorDesc,
+use crate::{
+    export::Executor,
+    gpu::{dlpack, ops, Device, View},
+    kernel,
+    kernels::KernelOutput,
+    BufferHandle, DLTensor, DeviceInfo, DlpackView, KernelCall, PluginError, StepCall, StepOutcome,
+    TensorDesc,
 };
 
-use crate::{dlpack, error::CuError, gpu::Gpu, ops, runtime, view::View};
-
 /// Where a buffer's bytes live.
-enum Memory {
-    /// Allocated by this executor, freed when the slot goes.
-    Owned(CudaSlice<u8>),
+enum Memory<B> {
+    /// Allocated by this executor, released when the slot goes.
+    Owned(B),
     /// Imported through DLPack: owned by someone else, never freed here.
-    Borrowed(CUdeviceptr),
+    Borrowed(u64),
 }
 
-struct Slot {
+struct Slot<B> {
     desc: TensorDesc,
-    memory: Memory,
+    memory: Memory<B>,
     bytes: usize,
     /// Uploaded or written by a kernel: reading it before is an error, as on the CPU backend.
     written: bool,
 }
 
-impl Slot {
-    fn base(&self) -> CUdeviceptr {
+impl<B> Slot<B> {
+    fn base<D: Device<Buffer = B>>(&self) -> u64 {
         match &self.memory {
-            Memory::Owned(buf) => Gpu::ptr(buf),
+            Memory::Owned(buf) => D::address(buf),
             Memory::Borrowed(ptr) => *ptr,
         }
     }
 }
 
-/// Executes kernels on one CUDA device.
-pub struct CudaExecutor {
-    gpu: Gpu,
-    slots: HashMap<u64, Slot>,
+/// Executes catalogue kernels on one GPU through its [`Device`].
+pub struct DeviceExecutor<D: Device> {
+    gpu: D,
+    slots: HashMap<u64, Slot<D::Buffer>>,
     next: u64,
     bytes_in_use: u64,
 }
 
-impl std::fmt::Debug for CudaExecutor {
+impl<D: Device> std::fmt::Debug for DeviceExecutor<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CudaExecutor")
-            .field("device", &self.gpu.name)
+        f.debug_struct("DeviceExecutor")
+            .field("device", &self.gpu.info().name)
             .field("buffers", &self.slots.len())
             .field("bytes_in_use", &self.bytes_in_use)
             .finish()
     }
 }
 
-impl CudaExecutor {
-    /// An executor on device `ordinal`.
-    pub fn new(ordinal: u32) -> Result<CudaExecutor, CuError> {
-        runtime::check_driver().map_err(CuError::Unavailable)?;
-        let gpu = std::panic::catch_unwind(|| Gpu::open(ordinal as usize)).unwrap_or_else(|p| {
-            Err(CuError::Unavailable(format!(
-                "opening CUDA device {ordinal} panicked: {}",
-                crate::error::panic_text(&*p)
-            )))
-        })?;
-        Ok(CudaExecutor {
+impl<D: Device> DeviceExecutor<D> {
+    /// An executor driving `gpu`.
+    pub fn new(gpu: D) -> DeviceExecutor<D> {
+        DeviceExecutor {
             gpu,
             slots: HashMap::new(),
             next: 0,
             bytes_in_use: 0,
-        })
+        }
     }
 
-    /// The device context (modules built so far, for tests).
-    pub fn gpu(&self) -> &Gpu {
+    /// The device.
+    pub fn device_ref(&self) -> &D {
         &self.gpu
     }
 
-    fn slot(&self, buffer: BufferHandle) -> Result<&Slot, PluginError> {
+    fn slot(&self, buffer: BufferHandle) -> Result<&Slot<D::Buffer>, PluginError> {
         self.slots.get(&buffer.0).ok_or_else(|| {
             PluginError::invalid_buffer(format!(
                 "buffer {} is not allocated (or already freed)",
@@ -88,7 +82,7 @@ impl CudaExecutor {
         })
     }
 
-    fn insert(&mut self, slot: Slot) -> BufferHandle {
+    fn insert(&mut self, slot: Slot<D::Buffer>) -> BufferHandle {
         self.next += 1;
         if matches!(slot.memory, Memory::Owned(_)) {
             self.bytes_in_use += slot.bytes as u64;
@@ -97,15 +91,20 @@ impl CudaExecutor {
         BufferHandle(self.next)
     }
 
-    /// `buffer` as a `kDLCUDA` DLPack tensor, valid while the buffer is allocated. Waits for
+    /// `buffer` as a DLPack tensor on this device (`kDLCUDA`, `kDLROCM`), valid while the
+    /// buffer is allocated. Waits for
     /// queued work first, so the consumer sees the finished data.
     pub fn export_dlpack(&mut self, buffer: BufferHandle) -> Result<DlpackView, PluginError> {
         self.gpu.synchronize()?;
         let slot = self.slot(buffer)?;
-        Ok(dlpack::export(slot.desc, slot.base(), self.gpu.ordinal))
+        Ok(dlpack::export(
+            slot.desc,
+            slot.base::<D>(),
+            self.gpu.dl_device(),
+        ))
     }
 
-    /// Uses a foreign `kDLCUDA` tensor on this device as a buffer, without a copy. It counts as
+    /// Uses a foreign DLPack tensor on this device as a buffer, without a copy. It counts as
     /// written; freeing the handle leaves the memory to its owner.
     ///
     /// # Safety
@@ -114,7 +113,7 @@ impl CudaExecutor {
     pub unsafe fn import_dlpack(&mut self, t: &DLTensor) -> Result<BufferHandle, PluginError> {
         // SAFETY: forwarded from the caller.
         let imported =
-            unsafe { dlpack::import(t, self.gpu.ordinal) }.map_err(PluginError::invalid)?;
+            unsafe { dlpack::import(t, self.gpu.dl_device()) }.map_err(PluginError::invalid)?;
         check_desc(&imported.desc)?;
         Ok(self.insert(Slot {
             desc: imported.desc,
@@ -140,25 +139,16 @@ fn check_desc(desc: &TensorDesc) -> Result<(), PluginError> {
     }
     if desc.shape.iter().any(|&d| d > i32::MAX as u64) {
         return Err(PluginError::invalid(format!(
-            "shape {:?} is too large for CUDA kernels (each extent below 2^31)",
+            "shape {:?} is too large for GPU kernels (each extent below 2^31)",
             desc.shape
         )));
     }
     Ok(())
 }
 
-impl Executor for CudaExecutor {
+impl<D: Device> Executor for DeviceExecutor<D> {
     fn device(&self) -> DeviceInfo {
-        runtime::info(&runtime::Found {
-            ordinal: self.gpu.ordinal as u32,
-            name: self.gpu.name.clone(),
-            memory: self.gpu.memory,
-            capability: {
-                let digits = self.gpu.arch.trim_start_matches("sm_");
-                let (major, minor) = digits.split_at(digits.len().saturating_sub(1));
-                (major.parse().unwrap_or(0), minor.parse().unwrap_or(0))
-            },
-        })
+        self.gpu.info()
     }
 
     fn allocate(&mut self, desc: TensorDesc) -> Result<BufferHandle, PluginError> {
@@ -166,7 +156,7 @@ impl Executor for CudaExecutor {
         let bytes = desc.required_bytes().unwrap_or(0);
         let buf = self.gpu.alloc(bytes)?;
         Ok(self.insert(Slot {
-            desc: desc.on(dlpack::cuda_device(self.gpu.ordinal)),
+            desc: desc.on(self.gpu.dl_device()),
             memory: Memory::Owned(buf),
             bytes,
             written: false,
@@ -183,7 +173,7 @@ impl Executor for CudaExecutor {
                 slot.bytes
             )));
         }
-        let base = slot.base();
+        let base = slot.base::<D>();
         self.gpu.upload(base, bytes)?;
         self.slots.get_mut(&buffer.0).expect("checked").written = true;
         Ok(())
@@ -205,7 +195,7 @@ impl Executor for CudaExecutor {
                 buffer.0
             )));
         }
-        let base = slot.base();
+        let base = slot.base::<D>();
         self.gpu.download(base, out)?;
         Ok(())
     }
@@ -236,7 +226,8 @@ impl Executor for CudaExecutor {
             .ok_or_else(|| PluginError::unsupported(format!("{what}: unknown kernel")))?;
         if !ops::IMPLEMENTED.contains(&id) {
             return Err(PluginError::unsupported(format!(
-                "{what}: not implemented by the cuda backend"
+                "{what}: not implemented by the {} backend",
+                self.gpu.backend()
             )));
         }
         let first = *inputs
@@ -270,7 +261,8 @@ impl Executor for CudaExecutor {
         }
         let KernelOutput::Image(expected) = call.output(&in_desc) else {
             return Err(PluginError::unsupported(format!(
-                "{what}: analysis kernels are not implemented by the cuda backend"
+                "{what}: analysis kernels are not implemented by the {} backend",
+                self.gpu.backend()
             )));
         };
         let out = output
@@ -287,18 +279,18 @@ impl Executor for CudaExecutor {
                 expected.shape
             )));
         }
-        let out_base = out_slot.base();
-        let (src_base, src_bytes) = (self.slot(first)?.base(), self.slot(first)?.bytes);
+        let out_base = out_slot.base::<D>();
+        let (src_base, src_bytes) = (self.slot(first)?.base::<D>(), self.slot(first)?.bytes);
         // In place: read from a device copy of the input, since neighbourhood kernels read
         // pixels that other threads overwrite.
         let copy = if out == first {
             let buf = self.gpu.alloc(src_bytes)?;
-            self.gpu.copy(src_base, Gpu::ptr(&buf), src_bytes)?;
+            self.gpu.copy(src_base, D::address(&buf), src_bytes)?;
             Some(buf)
         } else {
             None
         };
-        let read_base = copy.as_ref().map_or(src_base, Gpu::ptr);
+        let read_base = copy.as_ref().map_or(src_base, D::address);
         let src_view = View::new(read_base, in_desc)?;
         let dst_view = View::new(out_base, out_desc)?;
         let info = ops::run(&mut self.gpu, &call, src_view, dst_view)
@@ -317,7 +309,7 @@ impl Executor for CudaExecutor {
     }
 
     fn synchronize(&mut self) -> Result<(), PluginError> {
-        Ok(self.gpu.synchronize()?)
+        self.gpu.synchronize()
     }
 
     fn memory_in_use(&self) -> u64 {

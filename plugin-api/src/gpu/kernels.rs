@@ -1,12 +1,13 @@
-//! The CUDA C++ sources, embedded from `kernels/*.cu`, and every variant (source + defines)
+//! The kernel sources (CUDA C++, which HIP compiles unchanged), embedded from
+//! `plugin-api/kernels/`,, and every variant (source + defines)
 //! the backend ever compiles. The executor refuses a variant missing from [`variants`], so
 //! the NVRTC compile check in CI, which compiles exactly that list, covers everything that
 //! can run on a GPU.
 
-use yam_plugin_api::DType;
+use crate::DType;
 
 /// Declarations shared by every program (types, border mapping, strided views).
-pub const COMMON: &str = include_str!("../kernels/common.cuh");
+pub const COMMON: &str = include_str!("../../kernels/common.cuh");
 
 /// One CUDA program source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,11 +48,11 @@ impl Source {
     /// The program text without [`COMMON`].
     pub fn text(self) -> &'static str {
         match self {
-            Source::Separable => include_str!("../kernels/separable.cu"),
-            Source::Morph => include_str!("../kernels/morph.cu"),
-            Source::Median => include_str!("../kernels/median.cu"),
-            Source::Threshold => include_str!("../kernels/threshold.cu"),
-            Source::Labeling => include_str!("../kernels/labeling.cu"),
+            Source::Separable => include_str!("../../kernels/separable.cu"),
+            Source::Morph => include_str!("../../kernels/morph.cu"),
+            Source::Median => include_str!("../../kernels/median.cu"),
+            Source::Threshold => include_str!("../../kernels/threshold.cu"),
+            Source::Labeling => include_str!("../../kernels/labeling.cu"),
         }
     }
 

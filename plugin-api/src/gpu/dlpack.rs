@@ -1,11 +1,11 @@
-//! DLPack for CUDA buffers: a yam device buffer exported as a `kDLCUDA` tensor other
-//! libraries (CuPy, PyTorch) can use without a copy, and a foreign `kDLCUDA` tensor imported
-//! as a yam buffer. The conversions are pure functions over addresses, so they are tested
-//! without a GPU; the executor applies them to its allocations.
+//! DLPack for GPU buffers: a yam device buffer exported as a `kDLCUDA` / `kDLROCM` tensor
+//! other libraries (CuPy, PyTorch) can use without a copy, and a foreign tensor on the same
+//! device imported as a yam buffer. The conversions are pure functions over addresses, so
+//! they are tested without a GPU; the executor applies them to its allocations.
 
 use std::ffi::c_void;
 
-use yam_plugin_api::{desc_from_dltensor, dl_device, DLTensor, DlDevice, DlpackView, TensorDesc};
+use crate::{desc_from_dltensor, dl_device, DLTensor, DlDevice, DlpackView, TensorDesc};
 
 /// The DLPack device of CUDA device `ordinal`.
 pub fn cuda_device(ordinal: usize) -> DlDevice {
@@ -15,17 +15,28 @@ pub fn cuda_device(ordinal: usize) -> DlDevice {
     }
 }
 
-/// A DLPack view of the allocation at device address `base` described by `desc`, on CUDA
-/// device `ordinal`. The tensor's `data` is the allocation start and `byte_offset` the view's
-/// offset, as DLPack recommends.
-pub fn export(desc: TensorDesc, base: u64, ordinal: usize) -> DlpackView {
-    DlpackView::new(desc.on(cuda_device(ordinal)), base as usize as *mut c_void)
+/// A DLPack view of the allocation at device address `base` described by `desc`, on
+/// `device`. The tensor's `data` is the allocation start and `byte_offset` the view's offset,
+/// as DLPack recommends.
+pub fn export(desc: TensorDesc, base: u64, device: DlDevice) -> DlpackView {
+    DlpackView::new(desc.on(device), base as usize as *mut c_void)
+}
+
+fn type_name(device_type: i32) -> &'static str {
+    match device_type {
+        dl_device::CPU => "kDLCPU",
+        dl_device::CUDA => "kDLCUDA",
+        dl_device::ROCM => "kDLROCM",
+        dl_device::OPENCL => "kDLOpenCL",
+        dl_device::METAL => "kDLMetal",
+        _ => "an unknown device type",
+    }
 }
 
 /// A foreign tensor accepted as a yam buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Imported {
-    /// Its descriptor (device `kDLCUDA`, `ordinal`).
+    /// Its descriptor (on the executor's device).
     pub desc: TensorDesc,
     /// Device address of the allocation start.
     pub base: u64,
@@ -33,23 +44,26 @@ pub struct Imported {
     pub bytes: usize,
 }
 
-/// Reads a `kDLCUDA` tensor on device `ordinal` as a yam buffer, or says why it cannot be.
+/// Reads a tensor on `device` as a yam buffer, or says why it cannot be.
 ///
 /// # Safety
 /// `t` must satisfy the DLPack contract (`shape`, and `strides` unless null, point at `ndim`
 /// readable values).
-pub unsafe fn import(t: &DLTensor, ordinal: usize) -> Result<Imported, String> {
-    if t.device.device_type != dl_device::CUDA {
+pub unsafe fn import(t: &DLTensor, device: DlDevice) -> Result<Imported, String> {
+    if t.device.device_type != device.device_type {
         return Err(format!(
-            "DLPack tensor is on device type {}, the cuda backend takes kDLCUDA ({})",
+            "DLPack tensor is on device type {}, this executor takes {} ({})",
             t.device.device_type,
-            dl_device::CUDA
+            type_name(device.device_type),
+            device.device_type
         ));
     }
-    if t.device.device_id != ordinal as i32 {
+    if t.device.device_id != device.device_id {
         return Err(format!(
-            "DLPack tensor is on CUDA device {}, this executor runs on device {ordinal}",
-            t.device.device_id
+            "DLPack tensor is on {} device {}, this executor runs on device {}",
+            type_name(device.device_type),
+            t.device.device_id,
+            device.device_id
         ));
     }
     if t.data.is_null() {
@@ -76,7 +90,7 @@ pub unsafe fn import(t: &DLTensor, ordinal: usize) -> Result<Imported, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yam_plugin_api::DType;
+    use crate::DType;
 
     #[test]
     fn exported_padded_view_imports_back_unchanged() {
@@ -84,14 +98,14 @@ mod tests {
         desc.strides[0] = 2048;
         desc.byte_offset = 64;
         let base = 0x7f00_0000_1000u64;
-        let mut view = export(desc, base, 1);
+        let mut view = export(desc, base, cuda_device(1));
         let t = view.as_dltensor();
         assert_eq!(t.device.device_type, dl_device::CUDA);
         assert_eq!(t.device.device_id, 1);
         assert_eq!(t.data as usize as u64, base);
         assert_eq!(t.byte_offset, 64);
         // SAFETY: `t` points into `view`, which is alive.
-        let back = unsafe { import(&t, 1) }.unwrap();
+        let back = unsafe { import(&t, cuda_device(1)) }.unwrap();
         assert_eq!(back.base, base);
         assert_eq!(back.desc, desc.on(cuda_device(1)));
         // Offset plus 479 padded rows plus one packed row of 641 RGB u16 pixels.
@@ -104,15 +118,15 @@ mod tests {
         let mut view = DlpackView::new(desc, 0x1000 as *mut c_void);
         let t = view.as_dltensor();
         // SAFETY: as above.
-        let err = unsafe { import(&t, 0) }.unwrap_err();
+        let err = unsafe { import(&t, cuda_device(0)) }.unwrap_err();
         assert!(
             err.contains("device type 1") && err.contains("kDLCUDA"),
             "{err}"
         );
-        let mut on_two = export(desc, 0x1000, 2);
+        let mut on_two = export(desc, 0x1000, cuda_device(2));
         let t = on_two.as_dltensor();
         // SAFETY: as above.
-        let err = unsafe { import(&t, 0) }.unwrap_err();
+        let err = unsafe { import(&t, cuda_device(0)) }.unwrap_err();
         assert!(
             err.contains("CUDA device 2") && err.contains("device 0"),
             "{err}"
@@ -122,15 +136,19 @@ mod tests {
     #[test]
     fn null_data_and_overlapping_strides_are_refused() {
         let desc = TensorDesc::packed(DType::F32, 8, 8, 1);
-        let mut view = export(desc, 0, 0);
+        let mut view = export(desc, 0, cuda_device(0));
         let t = view.as_dltensor();
         // SAFETY: as above.
-        assert!(unsafe { import(&t, 0) }.unwrap_err().contains("null"));
+        assert!(unsafe { import(&t, cuda_device(0)) }
+            .unwrap_err()
+            .contains("null"));
         let mut bad = TensorDesc::packed(DType::F32, 8, 8, 3);
         bad.strides[1] = 1;
-        let mut view = export(bad, 0x2000, 0);
+        let mut view = export(bad, 0x2000, cuda_device(0));
         let t = view.as_dltensor();
         // SAFETY: as above.
-        assert!(unsafe { import(&t, 0) }.unwrap_err().contains("overlap"));
+        assert!(unsafe { import(&t, cuda_device(0)) }
+            .unwrap_err()
+            .contains("overlap"));
     }
 }

@@ -1,15 +1,12 @@
 //! An image on the device as kernels see it: a base address (offset applied) and strides.
 
-use cudarc::driver::sys::CUdeviceptr;
-use yam_plugin_api::{DType, PluginError, TensorDesc};
-
-use crate::gpu::Arg;
+use crate::{gpu::Arg, DType, PluginError, TensorDesc};
 
 /// A strided view of a device allocation.
 #[derive(Debug, Clone, Copy)]
 pub struct View {
     /// Address of element (0, 0, 0).
-    pub ptr: CUdeviceptr,
+    pub ptr: u64,
     /// Shape and strides (the offset is already in `ptr`).
     pub desc: TensorDesc,
 }
@@ -17,11 +14,11 @@ pub struct View {
 impl View {
     /// A view of the allocation at `base` described by `desc`; the offset must be a whole
     /// number of elements (kernels index typed pointers).
-    pub fn new(base: CUdeviceptr, desc: TensorDesc) -> Result<View, PluginError> {
+    pub fn new(base: u64, desc: TensorDesc) -> Result<View, PluginError> {
         let size = desc.dtype().map_or(1, |d| d.size_bytes()) as u64;
         if desc.byte_offset % size != 0 {
             return Err(PluginError::unsupported(format!(
-                "byte_offset {} is not a multiple of the element size {size} (CUDA kernels \
+                "byte_offset {} is not a multiple of the element size {size} (GPU kernels \
                  need aligned elements)",
                 desc.byte_offset
             )));
@@ -33,7 +30,7 @@ impl View {
     }
 
     /// A packed temporary of `dtype` shaped like `like`, at `base`.
-    pub fn packed(base: CUdeviceptr, like: &TensorDesc, dtype: DType) -> View {
+    pub fn packed(base: u64, like: &TensorDesc, dtype: DType) -> View {
         View {
             ptr: base,
             desc: TensorDesc::packed(dtype, like.height(), like.width(), like.channels()),

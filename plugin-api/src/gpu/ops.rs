@@ -2,23 +2,20 @@
 //! launches, for strided input and output views. The host-side math is
 //! `yam_plugin_api::exact`, the same as the CPU and OpenCL backends'.
 
-use cudarc::driver::{CudaSlice, LaunchConfig};
 use serde_json::{Map, Value};
-use yam_plugin_api::{
+
+use crate::{
     exact,
+    gpu::{
+        kernels::{type_defines, SepTypes, Source},
+        Arg, Device, Launch, View,
+    },
     kernels::{
         AdaptiveMethod, AdaptiveThresholdParams, Border, BorderMode, BoxBlurParams,
         GaussianBlurParams, MedianBlurParams, MorphOp, MorphShape, MorphologyParams, SobelParams,
         ThresholdParams, ThresholdType,
     },
     DType, KernelCall, PluginError,
-};
-
-use crate::{
-    error::CuError,
-    gpu::{Arg, Gpu},
-    kernels::{type_defines, SepTypes, Source},
-    view::View,
 };
 
 /// Kernel ids this backend implements (what its manifest declares).
@@ -36,8 +33,8 @@ pub const IMPLEMENTED: &[&str] = &[
 ];
 
 /// Runs `call` reading `src` and writing `dst`; returns the report values.
-pub fn run(
-    gpu: &mut Gpu,
+pub fn run<D: Device>(
+    gpu: &mut D,
     call: &KernelCall,
     src: View,
     dst: View,
@@ -72,8 +69,9 @@ pub fn run(
         }
         other => {
             return Err(PluginError::unsupported(format!(
-                "kernel `{}` is not implemented by the cuda backend",
-                other.id()
+                "kernel `{}` is not implemented by the {} backend",
+                other.id(),
+                gpu.backend()
             )))
         }
     }
@@ -117,26 +115,30 @@ macro_rules! bytes_impl {
 bytes_impl!(u8, u16, u32, u64, i32, f64);
 
 /// A device buffer holding `values`.
-fn upload_values<T: Bytes>(gpu: &mut Gpu, values: &[T]) -> Result<CudaSlice<u8>, CuError> {
+fn upload_values<D: Device, T: Bytes>(gpu: &mut D, values: &[T]) -> Result<D::Buffer, PluginError> {
     let mut bytes = Vec::with_capacity(values.len() * 8);
     for &v in values {
         v.put(&mut bytes);
     }
     let buf = gpu.alloc(bytes.len())?;
-    gpu.upload(Gpu::ptr(&buf), &bytes)?;
+    gpu.upload(D::address(&buf), &bytes)?;
     Ok(buf)
 }
 
 /// A packed temporary of `dtype` shaped like `like`: the allocation and its view.
-fn temp(gpu: &Gpu, like: &View, dtype: DType) -> Result<(CudaSlice<u8>, View), CuError> {
+fn temp<D: Device>(
+    gpu: &mut D,
+    like: &View,
+    dtype: DType,
+) -> Result<(D::Buffer, View), PluginError> {
     let view = View::packed(0, &like.desc, dtype);
     let buf = gpu.alloc(view.desc.required_bytes().unwrap_or(0))?;
-    let ptr = Gpu::ptr(&buf);
+    let ptr = D::address(&buf);
     Ok((buf, View { ptr, ..view }))
 }
 
-fn grid(v: &View) -> LaunchConfig {
-    Gpu::grid_2d(v.desc.width(), v.desc.height())
+fn grid(v: &View) -> Launch {
+    Launch::grid_2d(v.desc.width(), v.desc.height())
 }
 
 /// Finishing conversions of `sep_cols` (see `separable.cu`).
@@ -198,12 +200,12 @@ const ROW_BLOCK: u32 = 128;
 const MAX_SHARED: usize = 48 * 1024;
 
 /// Row pass then column pass with taps already on the device (`(buffer, tap count)`).
-fn separable(
-    gpu: &mut Gpu,
+fn separable<D: Device>(
+    gpu: &mut D,
     src: View,
     dst: View,
-    kx: (&CudaSlice<u8>, usize),
-    ky: (&CudaSlice<u8>, usize),
+    kx: (&D::Buffer, usize),
+    ky: (&D::Buffer, usize),
     border: Border,
     plan: SepPlan,
 ) -> Result<(), PluginError> {
@@ -218,14 +220,14 @@ fn separable(
     if shared > MAX_SHARED {
         return Err(PluginError::unsupported(format!(
             "a {}-tap row filter on {c} channels needs {shared} bytes of shared memory per \
-             block; the cuda backend stages at most {MAX_SHARED}",
+             block; GPU backends stage at most {MAX_SHARED}",
             kx.1
         )));
     }
-    let rows = LaunchConfig {
-        grid_dim: ((w as u32).div_ceil(ROW_BLOCK), (h as u32).min(65535), 1),
-        block_dim: (ROW_BLOCK, 1, 1),
-        shared_mem_bytes: shared as u32,
+    let rows = Launch {
+        grid: ((w as u32).div_ceil(ROW_BLOCK), (h as u32).min(65535), 1),
+        block: (ROW_BLOCK, 1, 1),
+        shared_bytes: shared as u32,
     };
     gpu.launch(
         Source::Separable,
@@ -239,11 +241,11 @@ fn separable(
             Arg::I32(w),
             Arg::I32(h),
             Arg::I32(c),
-            Arg::Ptr(Gpu::ptr(kx.0)),
+            Arg::Ptr(D::address(kx.0)),
             Arg::I32(kx.1 as i32),
             mode,
             cval,
-            Arg::Ptr(Gpu::ptr(&tmp)),
+            Arg::Ptr(D::address(&tmp)),
         ],
         rows,
     )?;
@@ -253,13 +255,13 @@ fn separable(
         &defines,
         "sep_cols",
         &[
-            Arg::Ptr(Gpu::ptr(&tmp)),
+            Arg::Ptr(D::address(&tmp)),
             Arg::I32(w),
             Arg::I32(h),
             Arg::I32(c),
-            Arg::Ptr(Gpu::ptr(kx.0)),
+            Arg::Ptr(D::address(kx.0)),
             Arg::I32(kx.1 as i32),
-            Arg::Ptr(Gpu::ptr(ky.0)),
+            Arg::Ptr(D::address(ky.0)),
             Arg::I32(ky.1 as i32),
             mode,
             cval,
@@ -286,8 +288,8 @@ fn f32_taps(taps: Vec<f64>) -> Vec<f64> {
     taps.into_iter().map(|t| f64::from(t as f32)).collect()
 }
 
-fn gaussian(
-    gpu: &mut Gpu,
+fn gaussian<D: Device>(
+    gpu: &mut D,
     p: &GaussianBlurParams,
     src: View,
     dst: View,
@@ -325,7 +327,12 @@ fn gaussian(
     }
 }
 
-fn box_blur(gpu: &mut Gpu, p: &BoxBlurParams, src: View, dst: View) -> Result<(), PluginError> {
+fn box_blur<D: Device>(
+    gpu: &mut D,
+    p: &BoxBlurParams,
+    src: View,
+    dst: View,
+) -> Result<(), PluginError> {
     let k = p.ksize as usize;
     if k % 2 == 0 || k > 255 {
         return Err(PluginError::invalid(format!(
@@ -372,7 +379,7 @@ fn box_blur(gpu: &mut Gpu, p: &BoxBlurParams, src: View, dst: View) -> Result<()
     }
 }
 
-fn sobel(gpu: &mut Gpu, p: &SobelParams, src: View, dst: View) -> Result<(), PluginError> {
+fn sobel<D: Device>(gpu: &mut D, p: &SobelParams, src: View, dst: View) -> Result<(), PluginError> {
     let invalid = |what: String| Err(PluginError::invalid(format!("sobel: {what}")));
     if src.desc.channels() != 1 {
         return invalid(format!(
@@ -450,7 +457,12 @@ fn sobel(gpu: &mut Gpu, p: &SobelParams, src: View, dst: View) -> Result<(), Plu
     }
 }
 
-fn median(gpu: &mut Gpu, p: &MedianBlurParams, src: View, dst: View) -> Result<(), PluginError> {
+fn median<D: Device>(
+    gpu: &mut D,
+    p: &MedianBlurParams,
+    src: View,
+    dst: View,
+) -> Result<(), PluginError> {
     let dtype = src.dtype();
     let k = p.ksize;
     if k < 3 || k % 2 == 0 {
@@ -493,7 +505,7 @@ fn neutral(dtype: DType, is_min: bool) -> f64 {
     }
 }
 
-fn copy_view(gpu: &mut Gpu, src: View, dst: View) -> Result<(), PluginError> {
+fn copy_view<D: Device>(gpu: &mut D, src: View, dst: View) -> Result<(), PluginError> {
     let (h, w, c) = src.dims();
     let mut args = src.args().to_vec();
     args.extend([Arg::I32(w), Arg::I32(h), Arg::I32(c)]);
@@ -516,7 +528,7 @@ struct Morph {
 /// Erodes (`is_min`) or dilates `src` into `dst` as the CPU backend does: nothing for a 1×1
 /// element, one larger rect for a rect element with several iterations, else the element
 /// applied `iterations` times.
-fn morph(gpu: &mut Gpu, src: View, dst: View, m: &Morph) -> Result<(), PluginError> {
+fn morph<D: Device>(gpu: &mut D, src: View, dst: View, m: &Morph) -> Result<(), PluginError> {
     let what = if m.is_min { "erode" } else { "dilate" };
     if m.ksize == 0 || m.ksize % 2 == 0 {
         return Err(PluginError::invalid(format!(
@@ -575,15 +587,21 @@ struct MorphCtx {
     is_min: Arg,
 }
 
-fn rect(gpu: &mut Gpu, m: &MorphCtx, src: View, dst: View, k: usize) -> Result<(), PluginError> {
+fn rect<D: Device>(
+    gpu: &mut D,
+    m: &MorphCtx,
+    src: View,
+    dst: View,
+    k: usize,
+) -> Result<(), PluginError> {
     let (h, w, c) = src.dims();
     let (tmp, _) = temp(gpu, &src, src.dtype())?;
     let common = [Arg::I32(w), Arg::I32(h), Arg::I32(c), Arg::I32(k as i32)];
     let mut args = src.args().to_vec();
     args.extend(common);
-    args.extend([m.mode, m.cval, m.is_min, Arg::Ptr(Gpu::ptr(&tmp))]);
+    args.extend([m.mode, m.cval, m.is_min, Arg::Ptr(D::address(&tmp))]);
     gpu.launch(Source::Morph, &m.defines, "rect_rows", &args, grid(&src))?;
-    let mut args = vec![Arg::Ptr(Gpu::ptr(&tmp))];
+    let mut args = vec![Arg::Ptr(D::address(&tmp))];
     args.extend(common);
     args.extend([m.mode, m.cval, m.is_min]);
     args.extend(dst.args());
@@ -593,8 +611,8 @@ fn rect(gpu: &mut Gpu, m: &MorphCtx, src: View, dst: View, k: usize) -> Result<(
 
 /// One application of an element given as runs: sparse tables of the padded rows, then two
 /// lookups per element row.
-fn general(
-    gpu: &mut Gpu,
+fn general<D: Device>(
+    gpu: &mut D,
     m: &MorphCtx,
     src: View,
     dst: View,
@@ -608,7 +626,7 @@ fn general(
     let size = src.dtype().size_bytes();
     let plane = src.desc.height() * (src.desc.width() + 2 * r) * src.desc.channels();
     let table = gpu.alloc(levels * plane * size)?;
-    let padded = Gpu::grid_2d(src.desc.width() + 2 * r, src.desc.height());
+    let padded = Launch::grid_2d(src.desc.width() + 2 * r, src.desc.height());
     let mut args = src.args().to_vec();
     args.extend([
         Arg::I32(w),
@@ -617,12 +635,12 @@ fn general(
         Arg::I32(r as i32),
         m.mode,
         m.cval,
-        Arg::Ptr(Gpu::ptr(&table)),
+        Arg::Ptr(D::address(&table)),
     ]);
     gpu.launch(Source::Morph, &m.defines, "table_level0", &args, padded)?;
     for p in 1..levels {
         let args = [
-            Arg::Ptr(Gpu::ptr(&table)),
+            Arg::Ptr(D::address(&table)),
             Arg::I32(w),
             Arg::I32(h),
             Arg::I32(c),
@@ -641,12 +659,12 @@ fn general(
         .collect();
     let runs_buf = upload_values(gpu, &packed)?;
     let mut args = vec![
-        Arg::Ptr(Gpu::ptr(&table)),
+        Arg::Ptr(D::address(&table)),
         Arg::I32(w),
         Arg::I32(h),
         Arg::I32(c),
         Arg::I32(k as i32),
-        Arg::Ptr(Gpu::ptr(&runs_buf)),
+        Arg::Ptr(D::address(&runs_buf)),
         m.mode,
         m.cval,
         m.is_min,
@@ -656,8 +674,8 @@ fn general(
     Ok(())
 }
 
-fn morphology(
-    gpu: &mut Gpu,
+fn morphology<D: Device>(
+    gpu: &mut D,
     p: &MorphologyParams,
     src: View,
     dst: View,
@@ -707,7 +725,7 @@ fn morphology(
     }
 }
 
-fn difference(gpu: &mut Gpu, a: View, b: View, dst: View) -> Result<(), PluginError> {
+fn difference<D: Device>(gpu: &mut D, a: View, b: View, dst: View) -> Result<(), PluginError> {
     let (h, w, c) = a.dims();
     let mut args = a.args().to_vec();
     args.extend(b.args());
@@ -743,8 +761,8 @@ pub fn threshold_lut(levels: usize, thresh: f64, p: &ThresholdParams) -> Vec<u32
         .collect()
 }
 
-fn threshold(
-    gpu: &mut Gpu,
+fn threshold<D: Device>(
+    gpu: &mut D,
     p: &ThresholdParams,
     src: View,
     dst: View,
@@ -794,15 +812,15 @@ fn threshold(
             Arg::I32(w),
             Arg::I32(h),
             Arg::I32(levels as i32),
-            Arg::Ptr(Gpu::ptr(&hist)),
+            Arg::Ptr(D::address(&hist)),
         ]);
         let mut cfg = grid(&src);
         if levels == 256 {
-            cfg.shared_mem_bytes = 256 * 4;
+            cfg.shared_bytes = 256 * 4;
         }
         gpu.launch(Source::Threshold, &defines, "histogram", &args, cfg)?;
         let mut bytes = vec![0u8; levels * 4];
-        gpu.download(Gpu::ptr(&hist), &mut bytes)?;
+        gpu.download(D::address(&hist), &mut bytes)?;
         let counts: Vec<u64> = bytes
             .chunks_exact(4)
             .map(|b| u64::from(u32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
@@ -820,7 +838,7 @@ fn threshold(
         upload_values(gpu, &v)?
     };
     let mut args = src.args().to_vec();
-    args.extend([Arg::I32(w), Arg::I32(h), Arg::Ptr(Gpu::ptr(&lut_buf))]);
+    args.extend([Arg::I32(w), Arg::I32(h), Arg::Ptr(D::address(&lut_buf))]);
     args.extend(dst.args());
     gpu.launch(Source::Threshold, &defines, "lut_apply", &args, grid(&src))?;
     Ok(otsu)
@@ -830,8 +848,8 @@ fn threshold(
 /// mean, or the Gaussian of `block_size` with f32-cast taps summed in double and rounded half
 /// to even), both with replicate borders, then the comparison with `ceil(c)` (binary) or
 /// `floor(c)` (binary_inv).
-fn adaptive(
-    gpu: &mut Gpu,
+fn adaptive<D: Device>(
+    gpu: &mut D,
     p: &AdaptiveThresholdParams,
     src: View,
     dst: View,
@@ -894,7 +912,7 @@ fn adaptive(
     let (h, w, _) = src.dims();
     let mut args = src.args().to_vec();
     args.extend([
-        Arg::Ptr(Gpu::ptr(&mean_buf)),
+        Arg::Ptr(D::address(&mean_buf)),
         Arg::I32(w),
         Arg::I32(h),
         Arg::I32(idelta),
@@ -916,15 +934,15 @@ fn adaptive(
 const SCAN_BLOCK: usize = 1024;
 
 /// In-place inclusive prefix sum of the `n` i32s at `data`, queued.
-fn scan(gpu: &mut Gpu, data: &CudaSlice<u8>, n: usize) -> Result<(), PluginError> {
+fn scan<D: Device>(gpu: &mut D, data: &D::Buffer, n: usize) -> Result<(), PluginError> {
     let defines = type_defines(DType::U8);
     let blocks = n.div_ceil(SCAN_BLOCK);
     let sums = gpu.alloc(blocks * 4)?;
-    let cfg = Gpu::grid_1d(n, SCAN_BLOCK as u32);
+    let cfg = Launch::grid_1d(n, SCAN_BLOCK as u32);
     let args = [
-        Arg::Ptr(Gpu::ptr(data)),
+        Arg::Ptr(D::address(data)),
         Arg::I32(n as i32),
-        Arg::Ptr(Gpu::ptr(&sums)),
+        Arg::Ptr(D::address(&sums)),
     ];
     gpu.launch(Source::Labeling, &defines, "scan_blocks", &args, cfg)?;
     if blocks > 1 {
@@ -936,8 +954,8 @@ fn scan(gpu: &mut Gpu, data: &CudaSlice<u8>, n: usize) -> Result<(), PluginError
 
 /// Labels the u8 mask `src` into the i32 image `dst`; returns the label count with the
 /// background (OpenCV's return value). The count is read back: the one wait of this kernel.
-fn connected_components(
-    gpu: &mut Gpu,
+fn connected_components<D: Device>(
+    gpu: &mut D,
     connectivity: u8,
     src: View,
     dst: View,
@@ -973,17 +991,17 @@ fn connected_components(
     let minkey = gpu.alloc(n * 4)?;
     let mark = gpu.alloc_zeroed(keys * 4)?;
     let (pp, mp, kp) = (
-        Arg::Ptr(Gpu::ptr(&parent)),
-        Arg::Ptr(Gpu::ptr(&minkey)),
-        Arg::Ptr(Gpu::ptr(&mark)),
+        Arg::Ptr(D::address(&parent)),
+        Arg::Ptr(D::address(&minkey)),
+        Arg::Ptr(D::address(&mark)),
     );
     let g2 = grid(&src);
-    let g1 = Gpu::grid_1d(n, 256);
+    let g1 = Launch::grid_1d(n, 256);
     let ni = Arg::I32(n as i32);
     let mut args = src.args().to_vec();
     args.extend([wi, hi, pp]);
     gpu.launch(Source::Labeling, &defines, "cc_init", &args, g2)?;
-    let lab = |gpu: &mut Gpu, name, args: &[Arg], cfg| {
+    let lab = |gpu: &mut D, name, args: &[Arg], cfg| {
         gpu.launch(Source::Labeling, &defines, name, args, cfg)
     };
     lab(gpu, "cc_merge", &[wi, hi, Arg::I32(eight), pp], g2)?;
@@ -996,6 +1014,6 @@ fn connected_components(
     args.extend(dst.args());
     lab(gpu, "cc_write", &args, g2)?;
     let mut last = [0u8; 4];
-    gpu.download(Gpu::ptr(&mark) + ((keys - 1) * 4) as u64, &mut last)?;
+    gpu.download(D::address(&mark) + ((keys - 1) * 4) as u64, &mut last)?;
     Ok(u64::from(i32::from_ne_bytes(last).max(0) as u32) + 1)
 }
