@@ -72,3 +72,22 @@ fn modules_are_listed_by_stage_with_capabilities() {
         "{text}"
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_yam_quietly_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    // `yam kernels | true`: the reader is gone before yam writes its first line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yam"))
+        .args(["kernels", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "{stderr}");
+    // Ended by SIGPIPE, as `cat` or `ls` would be.
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+}

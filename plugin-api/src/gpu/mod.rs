@@ -6,6 +6,7 @@
 //! launching a kernel variant); everything else, and so the results, are the same on every
 //! vendor. yam's CUDA and ROCm plugins are built this way; the host never uses this module.
 
+pub mod cache;
 pub mod dlpack;
 mod executor;
 pub mod kernels;

@@ -13,13 +13,12 @@ use cudarc::driver::{
     LaunchConfig, PushKernelArg,
 };
 use cudarc::nvrtc::Ptx;
-use sha2::{Digest, Sha256};
 use yam_plugin_api::{
-    gpu::{dlpack, kernels::variants, Arg, Device, Launch, Source},
+    gpu::{cache, dlpack, kernels::variants, Arg, Device, Launch, Source},
     DeviceInfo, DlDevice, PluginError,
 };
 
-use crate::{cache, error::CuError, nvrtc, runtime};
+use crate::{error::CuError, nvrtc, runtime};
 
 /// How a module was obtained (for tests and logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +118,7 @@ impl Gpu {
             driver_version,
             ctx,
             stream,
-            cache: cache::dir(),
+            cache: cache::dir("cuda", "YAM_CUDA_CACHE"),
             modules: HashMap::new(),
             functions: HashMap::new(),
             staging: None,
@@ -142,16 +141,11 @@ impl Gpu {
         }
         let nvrtc_version = nvrtc::version().map_err(CuError::Unavailable)?;
         let file = self.cache.as_ref().map(|dir| {
-            let mut h = Sha256::new();
-            h.update(source.full_text().as_bytes());
-            h.update(b"\0");
-            h.update(defines.as_bytes());
-            h.update(b"\0");
-            h.update(nvrtc::BASE_OPTIONS.join(" ").as_bytes());
-            let digest: String = h.finalize()[..12]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let digest = cache::digest(&[
+                source.full_text().as_bytes(),
+                defines.as_bytes(),
+                nvrtc::BASE_OPTIONS.join(" ").as_bytes(),
+            ]);
             dir.join(format!(
                 "{}-{}-driver{}-nvrtc{}.{}-{digest}.cubin",
                 source.name(),

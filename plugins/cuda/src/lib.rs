@@ -9,7 +9,6 @@
 //! for the device's architecture and cached under `$XDG_CACHE_HOME/yam/cuda/`.
 
 pub mod backend;
-pub mod cache;
 pub mod error;
 pub mod gpu;
 pub mod nvrtc;
