@@ -16,6 +16,11 @@ typedef float f32;
 typedef double f64;
 
 #define KERNEL extern "C" __global__
+// The block's dynamic shared memory (its size is given at launch). A macro, so that a CPU
+// emulator (tests/fixtures/gpu-emulator) can provide it.
+#ifndef DYNAMIC_SHARED
+#define DYNAMIC_SHARED(name) extern __shared__ __align__(16) unsigned char name[]
+#endif
 #define GX (blockIdx.x * blockDim.x + threadIdx.x)
 #define GY (blockIdx.y * blockDim.y + threadIdx.y)
 

@@ -11,7 +11,7 @@
 KERNEL void sep_rows(const T* __restrict__ src, VIEW_ARGS(s), int w, int h, int c,
                      const H* __restrict__ kx, int kn, int mode, T cval,
                      H* __restrict__ tmp) {
-    extern __shared__ __align__(16) unsigned char smem_raw[];
+    DYNAMIC_SHARED(smem_raw);
     T* tile = (T*)smem_raw;
     int r = kn / 2;
     int x0 = blockIdx.x * blockDim.x;

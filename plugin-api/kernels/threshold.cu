@@ -14,7 +14,7 @@ KERNEL void lut_apply(const T* __restrict__ src, VIEW_ARGS(s), int w, int h,
 // per pixel. Shared memory: 256 * 4 bytes when bins == 256, else none.
 KERNEL void histogram(const T* __restrict__ src, VIEW_ARGS(s), int w, int h, int bins,
                       u32* __restrict__ hist) {
-    extern __shared__ __align__(16) unsigned char smem_raw[];
+    DYNAMIC_SHARED(smem_raw);
     u32* local = (u32*)smem_raw;
     int tid = threadIdx.y * blockDim.x + threadIdx.x;
     int nthreads = blockDim.x * blockDim.y;
