@@ -829,6 +829,31 @@ fn unavailable_plugin_is_passed_over_with_its_reason() {
 }
 
 #[test]
+fn doctor_checks_the_nvrtc_that_yam_nvrtc_names() {
+    let w = World::new();
+    let missing = w.dir().join("no-such-libnvrtc.so.12");
+    let out = w.yam(
+        &["doctor", "--json"],
+        &[("YAM_NVRTC", missing.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let nvrtc = v["runtimes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["runtime"] == "NVRTC")
+        .unwrap()
+        .clone();
+    assert_eq!(nvrtc["found"], false, "{nvrtc}");
+    let detail = nvrtc["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("no-such-libnvrtc.so.12") && detail.ends_with("(YAM_NVRTC)"),
+        "{detail}"
+    );
+}
+
+#[test]
 fn doctor_reports_runtimes_the_plugin_its_device_and_kernel_placements() {
     let w = World::new();
     w.install_cpu_plugin();

@@ -55,7 +55,15 @@ pub fn run(plugins: &PluginArgs, as_json: bool) -> anyhow::Result<u8> {
     let runtimes: Vec<Value> = RUNTIMES
         .iter()
         .map(|(what, names)| {
-            let (found, detail) = probe_runtime(names);
+            // The CUDA plugin opens the NVRTC that YAM_NVRTC names before its own search.
+            let nvrtc_env = std::env::var("YAM_NVRTC").ok().filter(|p| !p.is_empty());
+            let (found, detail) = match (*what, nvrtc_env) {
+                ("NVRTC", Some(path)) => {
+                    let (found, detail) = probe_runtime(&[path.as_str()]);
+                    (found, format!("{detail} (YAM_NVRTC)"))
+                }
+                _ => probe_runtime(names),
+            };
             json!({"runtime": what, "found": found, "detail": detail})
         })
         .collect();
