@@ -3,7 +3,7 @@
 //!
 //! NVRTC needs no GPU, so the same path compiles every kernel for `sm_80` and `sm_90` in CI
 //! (see `tests/nvrtc_compile.rs`). `YAM_NVRTC` names a `libnvrtc.so.*` outside the loader's
-//! search path (for example the one `scripts/fetch-nvrtc.py` unpacks from PyPI); it is opened
+//! search path (for example the one `plugins/cuda/scripts/fetch-nvrtc.py` unpacks from PyPI); it is opened
 //! first, and cudarc's own lookup then finds it by its soname.
 
 use std::ffi::{c_char, CString};

@@ -1,6 +1,6 @@
 //! Tests that need no GPU: the shipped manifest, and the probe's behaviour on a machine
 //! without CUDA (it must say why, never panic). Kernel results are checked on a GPU by
-//! `yam conformance` (scripts/gpu-check.sh).
+//! `yam conformance` (plugins/cuda/scripts/gpu-check.sh).
 
 use yam_plugin_api::export::Backend;
 

@@ -2,7 +2,7 @@
 //! real GPU architectures (sm_80: A100, sm_90: H100/H200). NVRTC needs no GPU, so this runs on
 //! every machine and keeps the kernels from rotting between GPU runs.
 //!
-//! NVRTC comes from `YAM_NVRTC`, else from `target/nvrtc` (where `scripts/fetch-nvrtc.py`, run
+//! NVRTC comes from `YAM_NVRTC`, else from `target/nvrtc` (where `plugins/cuda/scripts/fetch-nvrtc.py`, run
 //! by the README's set-up command and by CI, unpacks NVIDIA's PyPI wheel), else from the
 //! system. Without any of them this test fails and says how to get one.
 
@@ -24,7 +24,7 @@ fn load_nvrtc() {
     }
     if let Err(e) = nvrtc::ensure_loaded() {
         panic!(
-            "{e}\nThe CUDA compile check needs NVRTC (no GPU): run `python3 scripts/fetch-nvrtc.py` \
+            "{e}\nThe CUDA compile check needs NVRTC (no GPU): run `python3 plugins/cuda/scripts/fetch-nvrtc.py` \
              (downloads NVIDIA's nvidia-cuda-nvrtc-cu12 wheel into target/nvrtc) or set YAM_NVRTC."
         );
     }

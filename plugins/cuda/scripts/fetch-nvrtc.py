@@ -6,7 +6,7 @@ architectures on any x86-64 Linux machine, which is how CI keeps them from rotti
 GPU runs. Standard library only (no pip needed); the wheel is pinned and its SHA-256 checked.
 Idempotent: does nothing when the library is already there.
 
-Usage: scripts/fetch-nvrtc.py [DEST]   (default: target/nvrtc next to this repository's root)
+Usage: plugins/cuda/scripts/fetch-nvrtc.py [DEST]   (default: target/nvrtc next to this repository's root)
 """
 import hashlib
 import pathlib
@@ -21,7 +21,7 @@ LIB = "nvidia/cuda_nvrtc/lib/libnvrtc.so.12"
 
 
 def main() -> int:
-    root = pathlib.Path(__file__).resolve().parent.parent
+    root = pathlib.Path(__file__).resolve().parents[3]
     dest = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else root / "target" / "nvrtc"
     lib = dest / LIB
     if lib.exists():

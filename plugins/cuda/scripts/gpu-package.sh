@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the release binary and the CUDA plugin here and puts what the GPU machine needs into
 # .gpu/ (git-ignored): the `yam` binary, a plugin folder with libyam_cuda.so + cuda.json.
-# Then, on the GPU machine (no Rust there), from the repository root: scripts/gpu-check.sh
+# Then, on the GPU machine (no Rust there), from the repository root: plugins/cuda/scripts/gpu-check.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."
 cargo build --release -p yam-host -p yam-cuda
 rm -rf .gpu
 mkdir -p .gpu/plugins

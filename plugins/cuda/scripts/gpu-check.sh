@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CUDA backend's checks on a real NVIDIA GPU, in one run (see scripts/gpu-package.sh):
+# The CUDA backend's checks on a real NVIDIA GPU, in one run (see plugins/cuda/scripts/gpu-package.sh):
 #   1. the device and the plugin's status (`nvidia-smi`, `yam plugins list`, `yam doctor`);
 #   2. `yam conformance` of the CUDA plugin against the CPU backend (every kernel, dtype,
 #      channel count, border, strides and in-place use);
@@ -8,7 +8,7 @@
 #   4. the benchmark against CuPy and OpenCV (tests/bench/compare_gpu.py).
 # Everything goes to $OUT (default: ./gpu-out). Exit status: 0 only if 2 and 3 pass.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 export XDG_CACHE_HOME="$OUT/cache"
