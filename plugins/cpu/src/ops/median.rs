@@ -8,22 +8,74 @@ use yam_plugin_api::{
 
 use super::blur::{band_rows, plane, Plane};
 use super::border::{index_table, RowPadder};
+use crate::isa::Isa;
+use crate::simd::{self, median::MedianRow};
 
 /// Element types the median compares (f32 is filtered as [`f32_key`]s).
 trait Ordered: Copy + Send + Sync {
     /// Strict "less than".
     fn less(a: Self, b: Self) -> bool;
+
+    /// Computes one output row of a `k`×`k` median (3 or 5) from its padded `window` rows
+    /// (`plen` elements each) with vectors at `isa`; false if it did not (no vector path for
+    /// this type or level, or a row narrower than a vector).
+    fn vector_row(
+        _isa: Isa,
+        _k: usize,
+        _window: &[Self],
+        _plen: usize,
+        _c: usize,
+        _out: &mut [Self],
+    ) -> bool {
+        false
+    }
 }
 
 impl Ordered for u8 {
     fn less(a: u8, b: u8) -> bool {
         a < b
     }
+
+    fn vector_row(
+        isa: Isa,
+        k: usize,
+        window: &[u8],
+        plen: usize,
+        c: usize,
+        out: &mut [u8],
+    ) -> bool {
+        let row = MedianRow {
+            k,
+            window,
+            plen,
+            c,
+            out,
+        };
+        simd::dispatch(isa, row).unwrap_or(false)
+    }
 }
 
 impl Ordered for u16 {
     fn less(a: u16, b: u16) -> bool {
         a < b
+    }
+
+    fn vector_row(
+        isa: Isa,
+        k: usize,
+        window: &[u16],
+        plen: usize,
+        c: usize,
+        out: &mut [u16],
+    ) -> bool {
+        let row = MedianRow {
+            k,
+            window,
+            plen,
+            c,
+            out,
+        };
+        simd::dispatch(isa, row).unwrap_or(false)
     }
 }
 
@@ -119,13 +171,16 @@ fn for_each_window_row<T: Copy + Send + Sync + Default, S: Default>(
 
 /// 3×3 median: sort each padded column of three once, then each window's median is
 /// `med3(max of lows, med3 of mids, min of highs)` (the classic column-sorted reduction).
-fn median3<T: Ordered + Default>(src: Plane<'_, T>) -> Vec<T> {
+fn median3<T: Ordered + Default>(src: Plane<'_, T>, isa: Isa) -> Vec<T> {
     let c = src.channels;
     let plen = (src.width + 2) * c;
     for_each_window_row(
         src,
         3,
         |w, out, (lo, mid, hi): &mut (Vec<T>, Vec<T>, Vec<T>)| {
+            if T::vector_row(isa, 3, w, plen, c, out) {
+                return;
+            }
             let (a, rest) = w.split_at(plen);
             let (b, cc) = rest.split_at(plen);
             lo.clear();
@@ -209,12 +264,15 @@ fn selection_network(n: usize, rank: usize) -> (Vec<(usize, usize)>, usize) {
 /// 5×5 median by a selection network applied to whole tiles of a row at once: wire `w`
 /// holds window element `w` for every position in the tile, so each comparator is an
 /// element-wise min/max over arrays (which the compiler vectorises).
-fn median5<T: Ordered + Default>(src: Plane<'_, T>) -> Vec<T> {
+fn median5<T: Ordered + Default>(src: Plane<'_, T>, isa: Isa) -> Vec<T> {
     const TILE: usize = 256;
     let c = src.channels;
     let plen = (src.width + 4) * c;
     let (net, out_wire) = selection_network(25, 12);
     for_each_window_row(src, 5, |w, out, wires: &mut Vec<T>| {
+        if T::vector_row(isa, 5, w, plen, c, out) {
+            return;
+        }
         wires.resize(25 * TILE, T::default());
         for (tile, out) in out.chunks_mut(TILE).enumerate() {
             let (start, len) = (tile * TILE, out.len());
@@ -308,6 +366,15 @@ fn median_u8_hist(src: Plane<'_, u8>, k: usize) -> Vec<u8> {
 /// (replicate border), channels independent. u8 takes any odd `ksize` ≥ 3; u16 and f32 take
 /// 3 or 5, as in OpenCV.
 pub fn median_blur(src: &Image, p: &MedianBlurParams) -> Result<Image, PluginError> {
+    median_blur_isa(src, p, Isa::active())
+}
+
+/// [`median_blur`] with the 3×3 and 5×5 u8/u16 paths run at `isa`.
+pub(crate) fn median_blur_isa(
+    src: &Image,
+    p: &MedianBlurParams,
+    isa: Isa,
+) -> Result<Image, PluginError> {
     let k = p.ksize as usize;
     let invalid = |allowed: &str| {
         Err(PluginError::invalid(format!(
@@ -317,19 +384,19 @@ pub fn median_blur(src: &Image, p: &MedianBlurParams) -> Result<Image, PluginErr
     };
     let data = match &src.data {
         PixelData::U8(v) => match k {
-            3 => PixelData::U8(median3(plane(src, v))),
-            5 => PixelData::U8(median5(plane(src, v))),
+            3 => PixelData::U8(median3(plane(src, v), isa)),
+            5 => PixelData::U8(median5(plane(src, v), isa)),
             k if k % 2 == 1 && k > 5 && k <= 255 => PixelData::U8(median_u8_hist(plane(src, v), k)),
             _ => return invalid("odd, 3 to 255"),
         },
         PixelData::U16(v) => match k {
-            3 => PixelData::U16(median3(plane(src, v))),
-            5 => PixelData::U16(median5(plane(src, v))),
+            3 => PixelData::U16(median3(plane(src, v), isa)),
+            5 => PixelData::U16(median5(plane(src, v), isa)),
             _ => return invalid("3 or 5"),
         },
         PixelData::F32(v) => match k {
-            3 => PixelData::F32(via_keys(plane(src, v), median3)),
-            5 => PixelData::F32(via_keys(plane(src, v), median5)),
+            3 => PixelData::F32(via_keys(plane(src, v), |p| median3(p, isa))),
+            5 => PixelData::F32(via_keys(plane(src, v), |p| median5(p, isa))),
             _ => return invalid("3 or 5"),
         },
         other => {
@@ -472,6 +539,59 @@ mod tests {
         .unwrap();
         let got = median_blur(&img16, &MedianBlurParams { ksize: 5 }).unwrap();
         assert_eq!(got.data, naive_image(&img16, 5));
+    }
+
+    #[test]
+    fn vector_network_is_the_checked_network() {
+        // `selection_networks_select` proves this network; the vector code must use it.
+        assert_eq!(
+            selection_network(25, 12),
+            (simd::median::NET25.to_vec(), 12)
+        );
+    }
+
+    #[test]
+    fn every_isa_level_equals_naive() {
+        // Widths around the vector sizes (16 and 32 u8 lanes, 8 and 16 u16 lanes), so the
+        // last vector overlaps, and rows narrower than a vector take the scalar row.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
+        };
+        for (w, h) in [
+            (1, 3),
+            (7, 5),
+            (16, 2),
+            (17, 6),
+            (31, 1),
+            (33, 7),
+            (64, 3),
+            (1023, 4),
+        ] {
+            for c in [1, 3] {
+                let n = w * h * c;
+                // Few distinct values half the time, so ties are common.
+                let m = if next() % 2 == 0 { 4 } else { 65536 };
+                let raw: Vec<u32> = (0..n).map(|_| next() % m).collect();
+                let u8s = PixelData::U8(raw.iter().map(|&x| (x * 97 % 256) as u8).collect());
+                let u16s =
+                    PixelData::U16(raw.iter().map(|&x| (x * 16411 % 65536) as u16).collect());
+                for data in [u8s, u16s] {
+                    let img = Image::new(w, h, c, data).unwrap();
+                    for k in [3, 5] {
+                        let want = naive_image(&img, k);
+                        for isa in Isa::available() {
+                            let p = MedianBlurParams { ksize: k as u32 };
+                            let got = median_blur_isa(&img, &p, isa).unwrap();
+                            assert_eq!(got.data, want, "{isa} {w}x{h}x{c} k {k} {}", img.dtype());
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

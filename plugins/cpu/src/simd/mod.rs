@@ -12,6 +12,7 @@ mod avx2;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod sse41;
 
+pub(crate) mod median;
 pub(crate) mod threshold;
 
 /// Integer vector operations of one ISA. Lane-wise; `_u8` and `_u16` name the lane type.
@@ -31,14 +32,12 @@ pub(crate) trait Simd: Copy {
     /// `!a & b`.
     fn andnot(self, a: Self::V, b: Self::V) -> Self::V;
     fn min_u8(self, a: Self::V, b: Self::V) -> Self::V;
-    #[allow(dead_code, reason = "the median kernels use it")]
     fn max_u8(self, a: Self::V, b: Self::V) -> Self::V;
     /// Saturating `a - b`.
     fn subs_u8(self, a: Self::V, b: Self::V) -> Self::V;
     /// All ones where equal.
     fn eq_u8(self, a: Self::V, b: Self::V) -> Self::V;
     fn min_u16(self, a: Self::V, b: Self::V) -> Self::V;
-    #[allow(dead_code, reason = "the median kernels use it")]
     fn max_u16(self, a: Self::V, b: Self::V) -> Self::V;
     fn subs_u16(self, a: Self::V, b: Self::V) -> Self::V;
     fn eq_u16(self, a: Self::V, b: Self::V) -> Self::V;
@@ -48,7 +47,6 @@ pub(crate) trait Simd: Copy {
 pub(crate) trait Lane: Copy + Default + Send + Sync + 'static {
     fn vsplat<S: Simd>(s: S, x: Self) -> S::V;
     fn vmin<S: Simd>(s: S, a: S::V, b: S::V) -> S::V;
-    #[allow(dead_code, reason = "the median kernels use it")]
     fn vmax<S: Simd>(s: S, a: S::V, b: S::V) -> S::V;
     fn vsubs<S: Simd>(s: S, a: S::V, b: S::V) -> S::V;
     fn veq<S: Simd>(s: S, a: S::V, b: S::V) -> S::V;

@@ -49,41 +49,51 @@ impl<T: Lane + PartialOrd> Kernel for Threshold<'_, T> {
     fn run<S: Simd>(self, s: S) {
         let r = self.rule;
         let zero = T::vsplat(s, T::default());
-        // `le` is all ones where v <= T: v - T saturates to 0 exactly there.
-        let keep = if r.all_above {
-            zero
-        } else {
-            T::veq(s, zero, zero)
+        let c = Consts::<S> {
+            zero,
+            // Masks `v <= T` with this: all zeros when every pixel is above.
+            keep: if r.all_above {
+                zero
+            } else {
+                T::veq(s, zero, zero)
+            },
+            thresh: T::vsplat(s, r.thresh),
+            maxval: T::vsplat(s, r.maxval),
+            trunc: T::vsplat(s, r.trunc),
         };
-        let t = T::vsplat(s, r.thresh);
-        let le = |v| s.and(T::veq(s, T::vsubs(s, v, t), zero), keep);
-        let (m, tr) = (T::vsplat(s, r.maxval), T::vsplat(s, r.trunc));
-        match r.kind {
-            ThresholdType::Binary => each(s, self.src, self.dst, r, |v| s.andnot(le(v), m)),
-            ThresholdType::BinaryInv => each(s, self.src, self.dst, r, |v| s.and(le(v), m)),
-            ThresholdType::Trunc => each(s, self.src, self.dst, r, |v| T::vmin(s, v, tr)),
-            ThresholdType::ToZero => each(s, self.src, self.dst, r, |v| s.andnot(le(v), v)),
-            ThresholdType::ToZeroInv => each(s, self.src, self.dst, r, |v| s.and(le(v), v)),
+        let n = T::lanes::<S>();
+        let mut src_v = self.src.chunks_exact(n);
+        let mut dst_v = self.dst.chunks_exact_mut(n);
+        // A match per vector (not a closure per kind: closures would not inherit the
+        // target features); the branch is the same every time.
+        for (a, b) in (&mut src_v).zip(&mut dst_v) {
+            T::store(s, b, apply::<S, T>(s, r.kind, &c, T::load(s, a)));
+        }
+        for (a, b) in src_v.remainder().iter().zip(dst_v.into_remainder()) {
+            *b = r.pixel(*a);
         }
     }
 }
 
-/// Applies `f` to every whole vector of `src` and the rule to the elements left over.
+/// The rule's values in vectors.
+struct Consts<S: Simd> {
+    zero: S::V,
+    keep: S::V,
+    thresh: S::V,
+    maxval: S::V,
+    trunc: S::V,
+}
+
+/// The rule on one vector.
 #[inline(always)]
-fn each<S: Simd, T: Lane + PartialOrd>(
-    s: S,
-    src: &[T],
-    dst: &mut [T],
-    rule: Rule<T>,
-    f: impl Fn(S::V) -> S::V,
-) {
-    let n = T::lanes::<S>();
-    let mut src_v = src.chunks_exact(n);
-    let mut dst_v = dst.chunks_exact_mut(n);
-    for (a, b) in (&mut src_v).zip(&mut dst_v) {
-        T::store(s, b, f(T::load(s, a)));
-    }
-    for (a, b) in src_v.remainder().iter().zip(dst_v.into_remainder()) {
-        *b = rule.pixel(*a);
+fn apply<S: Simd, T: Lane>(s: S, kind: ThresholdType, c: &Consts<S>, v: S::V) -> S::V {
+    // All ones where v <= T: v - T saturates to 0 exactly there.
+    let le = s.and(T::veq(s, T::vsubs(s, v, c.thresh), c.zero), c.keep);
+    match kind {
+        ThresholdType::Binary => s.andnot(le, c.maxval),
+        ThresholdType::BinaryInv => s.and(le, c.maxval),
+        ThresholdType::Trunc => T::vmin(s, v, c.trunc),
+        ThresholdType::ToZero => s.andnot(le, v),
+        ThresholdType::ToZeroInv => s.and(le, v),
     }
 }
