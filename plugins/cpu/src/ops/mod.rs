@@ -4,6 +4,7 @@ pub mod adaptive;
 pub mod analysis;
 pub mod bilateral;
 pub mod blur;
+mod blur_u8;
 pub mod border;
 pub mod box_blur;
 pub mod canny;

@@ -93,4 +93,52 @@ impl Simd for Avx2 {
     fn eq_u16(self, a: __m256i, b: __m256i) -> __m256i {
         unsafe { _mm256_cmpeq_epi16(a, b) }
     }
+
+    #[inline(always)]
+    fn load_widen_u8(self, src: &[u8]) -> __m256i {
+        assert!(src.len() >= 16);
+        unsafe { _mm256_cvtepu8_epi16(_mm_loadu_si128(src.as_ptr().cast())) }
+    }
+    #[inline(always)]
+    fn splat_u32(self, x: u32) -> __m256i {
+        unsafe { _mm256_set1_epi32(x as i32) }
+    }
+    #[inline(always)]
+    fn add_u16(self, a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_add_epi16(a, b) }
+    }
+    #[inline(always)]
+    fn add_u32(self, a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_add_epi32(a, b) }
+    }
+    #[inline(always)]
+    fn mullo_u16(self, a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_mullo_epi16(a, b) }
+    }
+    #[inline(always)]
+    fn mulhi_u16(self, a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_mulhi_epu16(a, b) }
+    }
+    #[inline(always)]
+    fn unpack_lo_u16(self, lo: __m256i, hi: __m256i) -> __m256i {
+        unsafe { _mm256_unpacklo_epi16(lo, hi) }
+    }
+    #[inline(always)]
+    fn unpack_hi_u16(self, lo: __m256i, hi: __m256i) -> __m256i {
+        unsafe { _mm256_unpackhi_epi16(lo, hi) }
+    }
+    #[inline(always)]
+    fn shr16_u32(self, a: __m256i) -> __m256i {
+        unsafe { _mm256_srli_epi32::<16>(a) }
+    }
+    #[inline(always)]
+    fn pack_u32_u16(self, lo: __m256i, hi: __m256i) -> __m256i {
+        // Both work per 128-bit block, so they undo the unpacks exactly.
+        unsafe { _mm256_packus_epi32(lo, hi) }
+    }
+    #[inline(always)]
+    fn pack_u16_u8(self, a: __m256i, b: __m256i) -> __m256i {
+        // packus interleaves the 128-bit blocks of a and b; put a's two blocks first.
+        unsafe { _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi16(a, b)) }
+    }
 }

@@ -13,6 +13,7 @@ mod avx2;
 mod sse41;
 
 pub(crate) mod median;
+pub(crate) mod separable;
 pub(crate) mod threshold;
 
 /// Integer vector operations of one ISA. Lane-wise; `_u8` and `_u16` name the lane type.
@@ -41,6 +42,29 @@ pub(crate) trait Simd: Copy {
     fn max_u16(self, a: Self::V, b: Self::V) -> Self::V;
     fn subs_u16(self, a: Self::V, b: Self::V) -> Self::V;
     fn eq_u16(self, a: Self::V, b: Self::V) -> Self::V;
+
+    // Widening arithmetic for the fixed-point filters.
+    /// Loads `BYTES / 2` bytes of `src` zero-extended to u16 lanes.
+    fn load_widen_u8(self, src: &[u8]) -> Self::V;
+    fn splat_u32(self, x: u32) -> Self::V;
+    /// Wrapping.
+    fn add_u16(self, a: Self::V, b: Self::V) -> Self::V;
+    fn add_u32(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Low 16 bits of the products.
+    fn mullo_u16(self, a: Self::V, b: Self::V) -> Self::V;
+    /// High 16 bits of the unsigned products.
+    fn mulhi_u16(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Interleaves u16 lanes `lo`, `hi` into u32 lanes `hi << 16 | lo`: the first and second
+    /// halves of each 128-bit block (undone by [`Simd::pack_u32_u16`]).
+    fn unpack_lo_u16(self, lo: Self::V, hi: Self::V) -> Self::V;
+    fn unpack_hi_u16(self, lo: Self::V, hi: Self::V) -> Self::V;
+    /// Logical right shift of u32 lanes by 16.
+    fn shr16_u32(self, a: Self::V) -> Self::V;
+    /// Saturating narrowing of the u32 lanes made by `unpack_lo_u16` / `unpack_hi_u16`
+    /// back to u16 lanes in the original order.
+    fn pack_u32_u16(self, lo: Self::V, hi: Self::V) -> Self::V;
+    /// Saturating narrowing of two u16 vectors to one u8 vector, `a`'s lanes first.
+    fn pack_u16_u8(self, a: Self::V, b: Self::V) -> Self::V;
 }
 
 /// An unsigned lane type the kernels are generic over (u8, u16).

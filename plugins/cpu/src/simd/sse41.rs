@@ -93,4 +93,50 @@ impl Simd for Sse41 {
     fn eq_u16(self, a: __m128i, b: __m128i) -> __m128i {
         unsafe { _mm_cmpeq_epi16(a, b) }
     }
+
+    #[inline(always)]
+    fn load_widen_u8(self, src: &[u8]) -> __m128i {
+        assert!(src.len() >= 8);
+        unsafe { _mm_cvtepu8_epi16(_mm_loadl_epi64(src.as_ptr().cast())) }
+    }
+    #[inline(always)]
+    fn splat_u32(self, x: u32) -> __m128i {
+        unsafe { _mm_set1_epi32(x as i32) }
+    }
+    #[inline(always)]
+    fn add_u16(self, a: __m128i, b: __m128i) -> __m128i {
+        unsafe { _mm_add_epi16(a, b) }
+    }
+    #[inline(always)]
+    fn add_u32(self, a: __m128i, b: __m128i) -> __m128i {
+        unsafe { _mm_add_epi32(a, b) }
+    }
+    #[inline(always)]
+    fn mullo_u16(self, a: __m128i, b: __m128i) -> __m128i {
+        unsafe { _mm_mullo_epi16(a, b) }
+    }
+    #[inline(always)]
+    fn mulhi_u16(self, a: __m128i, b: __m128i) -> __m128i {
+        unsafe { _mm_mulhi_epu16(a, b) }
+    }
+    #[inline(always)]
+    fn unpack_lo_u16(self, lo: __m128i, hi: __m128i) -> __m128i {
+        unsafe { _mm_unpacklo_epi16(lo, hi) }
+    }
+    #[inline(always)]
+    fn unpack_hi_u16(self, lo: __m128i, hi: __m128i) -> __m128i {
+        unsafe { _mm_unpackhi_epi16(lo, hi) }
+    }
+    #[inline(always)]
+    fn shr16_u32(self, a: __m128i) -> __m128i {
+        unsafe { _mm_srli_epi32::<16>(a) }
+    }
+    #[inline(always)]
+    fn pack_u32_u16(self, lo: __m128i, hi: __m128i) -> __m128i {
+        unsafe { _mm_packus_epi32(lo, hi) }
+    }
+    #[inline(always)]
+    fn pack_u16_u8(self, a: __m128i, b: __m128i) -> __m128i {
+        unsafe { _mm_packus_epi16(a, b) }
+    }
 }
