@@ -8,8 +8,8 @@ use yam_plugin_api::{
     DType, Image, PixelData, PluginError,
 };
 
-use super::blur_u8::gaussian_u8;
 use super::border::{index_table, RowPadder};
+use super::separable_u8::gaussian_u8;
 use crate::isa::Isa;
 use crate::pixel::Pixel;
 

@@ -4,7 +4,6 @@ pub mod adaptive;
 pub mod analysis;
 pub mod bilateral;
 pub mod blur;
-mod blur_u8;
 pub mod border;
 pub mod box_blur;
 pub mod canny;
@@ -13,6 +12,7 @@ pub mod edges;
 pub mod labeling;
 pub mod median;
 pub mod morphology;
+mod separable_u8;
 pub mod threshold;
 
 use serde_json::{Map, Value};

@@ -47,7 +47,7 @@ fn row_scalar(p: RowPass<'_>) {
     for (x, o) in p.out.iter_mut().enumerate() {
         let sum = p.taps.iter().enumerate();
         *o = sum.fold(0u16, |a, (t, &k)| {
-            a.wrapping_add(k * u16::from(p.src[x + t * p.c]))
+            a.wrapping_add(k.wrapping_mul(u16::from(p.src[x + t * p.c])))
         });
     }
 }
@@ -117,6 +117,61 @@ fn column_scalar(p: ColumnPass<'_>) {
         let sum = (0..p.taps.len()).map(|j| u32::from(p.taps[j]) * u32::from(p.row(j)[x]));
         p.out[x] = ((sum.sum::<u32>() + p.round) >> 16).min(255) as u8;
     }
+}
+
+/// `out[x] = Σ_j taps[j] · rows[j][x]` wrapping in 16 bits (rows as in [`ColumnPass`]); the
+/// caller ensures the exact sums fit i16, so the wrapping ones are those sums.
+#[derive(Debug)]
+pub(crate) struct ColumnPassI16<'a> {
+    pub ring: &'a [u16],
+    pub first: usize,
+    pub taps: &'a [u16],
+    pub out: &'a mut [i16],
+}
+
+impl ColumnPassI16<'_> {
+    #[inline(always)]
+    fn row(&self, j: usize) -> &[u16] {
+        let len = self.out.len();
+        let slot = self.first + j;
+        let slot = if slot >= self.taps.len() {
+            slot - self.taps.len()
+        } else {
+            slot
+        };
+        &self.ring[slot * len..][..len]
+    }
+}
+
+impl Kernel for ColumnPassI16<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<S: Simd>(self, s: S) {
+        let n = S::BYTES / 2;
+        let len = self.out.len();
+        if len < n {
+            for x in 0..len {
+                let sum = (0..self.taps.len()).map(|j| self.taps[j].wrapping_mul(self.row(j)[x]));
+                self.out[x] = sum.fold(0u16, u16::wrapping_add) as i16;
+            }
+            return;
+        }
+        for x in starts(len, n) {
+            let mut acc = s.splat_u16(0);
+            for (j, &k) in self.taps.iter().enumerate() {
+                let v = s.load(u16_bytes(&self.row(j)[x..]));
+                acc = s.add_u16(acc, s.mullo_u16(v, s.splat_u16(k)));
+            }
+            s.store(i16_bytes_mut(&mut self.out[x..]), acc);
+        }
+    }
+}
+
+fn i16_bytes_mut(v: &mut [i16]) -> &mut [u8] {
+    // SAFETY: i16 has no padding and every byte pattern is a valid i16 and u8; the length
+    // covers exactly the same memory.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), std::mem::size_of_val(v)) }
 }
 
 fn u16_bytes(v: &[u16]) -> &[u8] {
