@@ -9,10 +9,11 @@ use yam_plugin_api::{
 use super::blur::{band_rows, plane, Plane};
 use super::border::{index_table, RowPadder};
 use crate::isa::Isa;
+use crate::pixel::Zeroed;
 use crate::simd::{self, median::MedianRow};
 
 /// Element types the median compares (f32 is filtered as [`f32_key`]s).
-trait Ordered: Copy + Send + Sync {
+trait Ordered: Zeroed + Send + Sync {
     /// Strict "less than".
     fn less(a: Self, b: Self) -> bool;
 
@@ -136,14 +137,14 @@ fn med3<T: Ordered>(a: T, b: T, c: T) -> T {
 /// `window` holds the `k` source rows `y-r..=y+r`, each replicate-padded by `r` pixels on
 /// both sides (`(width + 2r) * channels` elements apiece), and `scratch` is reused by all
 /// rows of a band.
-fn for_each_window_row<T: Copy + Send + Sync + Default, S: Default>(
+fn for_each_window_row<T: Zeroed + Send + Sync, S: Default>(
     src: Plane<'_, T>,
     k: usize,
     row_fn: impl Fn(&[T], &mut [T], &mut S) + Sync,
 ) -> Vec<T> {
     let r = k / 2;
     let row_len = src.width * src.channels;
-    let mut out = vec![T::default(); row_len * src.height];
+    let mut out = T::zeroed_vec(row_len * src.height);
     if out.is_empty() {
         return out;
     }

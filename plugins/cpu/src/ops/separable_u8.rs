@@ -9,7 +9,9 @@ use yam_plugin_api::kernels::BorderMode;
 use super::blur::{band_rows, Plane};
 use super::border::{index_table, RowPadder};
 use crate::isa::Isa;
-use crate::simd::{self, separable::ColumnPass, separable::ColumnPassI16, separable::RowPass};
+use crate::pixel::Zeroed;
+use crate::simd;
+use crate::simd::separable::{ColumnPass, ColumnPassBox, ColumnPassI16, RowPass};
 
 /// u8 Gaussian: `(Σ_j ky[j] · Σ_i kx[i] · src + 2^15) >> 16` with the border rule, or `None`
 /// when `isa` is scalar or the taps do not fit the u16 row sums (the caller then runs the
@@ -88,10 +90,51 @@ pub(crate) fn derivative_u8_i16(
     ))
 }
 
+/// u8 box filter of `k`×`k` (k ≤ 15, so sums fit u16): normalised with OpenCV's fast
+/// division constants `(scale, delta)`, or the sum saturated when `scale_delta` is `None`;
+/// `None` when `isa` is scalar or `k` is too large.
+pub(crate) fn box_u8(
+    src: Plane<'_, u8>,
+    k: usize,
+    scale_delta: Option<(u64, u64)>,
+    mode: BorderMode,
+    constant: u8,
+    isa: Isa,
+) -> Option<Vec<u8>> {
+    let (scale, delta) = scale_delta.unwrap_or((0, 0));
+    // Sums below 2^16, and (S + delta) · scale below 2^32 (as the constants guarantee).
+    let fits =
+        255 * (k * k) as u64 + delta < 1 << 16 && (255 * (k * k) as u64 + delta) * scale < 1 << 32;
+    if isa.usable() == Isa::Scalar || !fits || (scale_delta.is_some() && scale == 0) {
+        return None;
+    }
+    let ones = vec![1u16; k];
+    Some(separable_u8(
+        src,
+        &ones,
+        k,
+        mode,
+        constant,
+        isa,
+        |ring, first, out| {
+            let pass = ColumnPassBox {
+                ring,
+                first,
+                k,
+                scale: scale as u32,
+                delta: delta as u32,
+                out,
+            };
+            let ran = simd::dispatch(isa, pass).is_ok();
+            debug_assert!(ran, "isa checked above");
+        },
+    ))
+}
+
 /// Runs the row pass with `kx` into a ring of `kyl` u16 row-sum rows per band, then
 /// `column(ring, first, out_row)` per output row, where ring row j of the window is slot
 /// `(first + j) % kyl`. The caller has checked that `isa` is not scalar.
-fn separable_u8<O: Copy + Default + Send>(
+fn separable_u8<O: Zeroed + Send>(
     src: Plane<'_, u8>,
     kx: &[u16],
     kyl: usize,
@@ -102,7 +145,7 @@ fn separable_u8<O: Copy + Default + Send>(
 ) -> Vec<O> {
     let c = src.channels;
     let row_len = src.width * c;
-    let mut out = vec![O::default(); row_len * src.height];
+    let mut out = O::zeroed_vec(row_len * src.height);
     if out.is_empty() {
         return out;
     }

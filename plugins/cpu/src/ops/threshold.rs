@@ -5,7 +5,7 @@
 //! 65536 entries), so its per-pixel work is one load whatever the type.
 
 use crate::isa::Isa;
-use crate::pixel::Pixel;
+use crate::pixel::{Pixel, Zeroed};
 use crate::simd::{self, threshold::Rule, Lane};
 use yam_plugin_api::exact::otsu_threshold;
 use yam_plugin_api::{
@@ -73,7 +73,7 @@ pub(crate) fn threshold_isa(
 }
 
 /// Integer pixel types thresholded through a table indexed by value.
-trait IntPixel: Pixel + Lane + Into<usize> {
+trait IntPixel: Pixel + Lane + Zeroed + Into<usize> {
     const LEVELS: usize;
     fn from_level(v: usize) -> Self;
 }
@@ -107,7 +107,7 @@ fn threshold_int<T: IntPixel>(src: &[T], thresh: f64, p: &ThresholdParams, isa: 
         maxval,
         trunc,
     };
-    let mut out = vec![T::default(); src.len()];
+    let mut out = T::zeroed_vec(src.len());
     let kernel = simd::threshold::Threshold {
         src,
         dst: &mut out,

@@ -128,6 +128,14 @@ impl Simd for Avx2 {
         unsafe { _mm256_unpackhi_epi16(lo, hi) }
     }
     #[inline(always)]
+    fn mullo_u32(self, a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_mullo_epi32(a, b) }
+    }
+    #[inline(always)]
+    fn shr23_u32(self, a: __m256i) -> __m256i {
+        unsafe { _mm256_srli_epi32::<23>(a) }
+    }
+    #[inline(always)]
     fn shr16_u32(self, a: __m256i) -> __m256i {
         unsafe { _mm256_srli_epi32::<16>(a) }
     }

@@ -58,8 +58,12 @@ pub(crate) trait Simd: Copy {
     /// halves of each 128-bit block (undone by [`Simd::pack_u32_u16`]).
     fn unpack_lo_u16(self, lo: Self::V, hi: Self::V) -> Self::V;
     fn unpack_hi_u16(self, lo: Self::V, hi: Self::V) -> Self::V;
+    /// Low 32 bits of the products.
+    fn mullo_u32(self, a: Self::V, b: Self::V) -> Self::V;
     /// Logical right shift of u32 lanes by 16.
     fn shr16_u32(self, a: Self::V) -> Self::V;
+    /// Logical right shift of u32 lanes by 23.
+    fn shr23_u32(self, a: Self::V) -> Self::V;
     /// Saturating narrowing of the u32 lanes made by `unpack_lo_u16` / `unpack_hi_u16`
     /// back to u16 lanes in the original order.
     fn pack_u32_u16(self, lo: Self::V, hi: Self::V) -> Self::V;

@@ -168,6 +168,85 @@ impl Kernel for ColumnPassI16<'_> {
     }
 }
 
+/// u8 box filter output: `S = Σ_j rows[j][x]` (rows as in [`ColumnPass`], all weights 1),
+/// then `((S + delta) · scale) >> 23` (OpenCV's fast division) or, with `scale` 0, `min(S,
+/// 255)`. The caller ensures `S < 2^16` and `(S + delta) · scale < 2^32`.
+#[derive(Debug)]
+pub(crate) struct ColumnPassBox<'a> {
+    pub ring: &'a [u16],
+    pub first: usize,
+    pub k: usize,
+    pub scale: u32,
+    pub delta: u32,
+    pub out: &'a mut [u8],
+}
+
+impl ColumnPassBox<'_> {
+    #[inline(always)]
+    fn row(&self, j: usize) -> &[u16] {
+        let len = self.out.len();
+        let slot = self.first + j;
+        let slot = if slot >= self.k { slot - self.k } else { slot };
+        &self.ring[slot * len..][..len]
+    }
+
+    #[inline(always)]
+    fn finish(&self, sum: u16) -> u8 {
+        if self.scale == 0 {
+            sum.min(255) as u8
+        } else {
+            (((u32::from(sum) + self.delta) * self.scale) >> 23) as u8
+        }
+    }
+}
+
+impl Kernel for ColumnPassBox<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<S: Simd>(self, s: S) {
+        let (n, half) = (S::BYTES, S::BYTES / 2);
+        let len = self.out.len();
+        if len < n {
+            for x in 0..len {
+                let sum = (0..self.k)
+                    .map(|j| self.row(j)[x])
+                    .fold(0u16, u16::wrapping_add);
+                self.out[x] = self.finish(sum);
+            }
+            return;
+        }
+        let (zero, delta, scale) = (
+            s.splat_u32(0),
+            s.splat_u32(self.delta),
+            s.splat_u32(self.scale),
+        );
+        let max = s.splat_u16(255);
+        for x in starts(len, n) {
+            let mut acc = [zero; 2];
+            for j in 0..self.k {
+                let row = u16_bytes(&self.row(j)[x..]);
+                acc[0] = s.add_u16(acc[0], s.load(row));
+                acc[1] = s.add_u16(acc[1], s.load(&row[2 * half..]));
+            }
+            let mut out = [zero; 2];
+            for (o, a) in out.iter_mut().zip(acc) {
+                *o = if self.scale == 0 {
+                    s.min_u16(a, max)
+                } else {
+                    // Widen to u32 (the high halves are 0), divide, narrow back.
+                    let lo = s.add_u32(s.unpack_lo_u16(a, zero), delta);
+                    let hi = s.add_u32(s.unpack_hi_u16(a, zero), delta);
+                    let lo = s.shr23_u32(s.mullo_u32(lo, scale));
+                    let hi = s.shr23_u32(s.mullo_u32(hi, scale));
+                    s.pack_u32_u16(lo, hi)
+                };
+            }
+            s.store(&mut self.out[x..], s.pack_u16_u8(out[0], out[1]));
+        }
+    }
+}
+
 fn i16_bytes_mut(v: &mut [i16]) -> &mut [u8] {
     // SAFETY: i16 has no padding and every byte pattern is a valid i16 and u8; the length
     // covers exactly the same memory.

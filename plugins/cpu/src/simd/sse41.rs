@@ -128,6 +128,14 @@ impl Simd for Sse41 {
         unsafe { _mm_unpackhi_epi16(lo, hi) }
     }
     #[inline(always)]
+    fn mullo_u32(self, a: __m128i, b: __m128i) -> __m128i {
+        unsafe { _mm_mullo_epi32(a, b) }
+    }
+    #[inline(always)]
+    fn shr23_u32(self, a: __m128i) -> __m128i {
+        unsafe { _mm_srli_epi32::<23>(a) }
+    }
+    #[inline(always)]
     fn shr16_u32(self, a: __m128i) -> __m128i {
         unsafe { _mm_srli_epi32::<16>(a) }
     }
