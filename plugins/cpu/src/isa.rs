@@ -3,7 +3,8 @@
 //!
 //! Kernels take an [`Isa`] explicitly (so tests can run every level in one process) and pass
 //! it through [`Isa::usable`] before calling `#[target_feature]` code, which makes a level the
-//! CPU lacks fall back instead of faulting. `Avx512` currently runs the AVX2 code paths.
+//! CPU lacks fall back instead of faulting. `Avx512` runs the AVX2 (256-bit) code paths,
+//! compiled with AVX-512 enabled so that they may use its 32 vector registers.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -20,7 +21,7 @@ pub enum Isa {
     Sse41,
     /// AVX2 (256-bit).
     Avx2,
-    /// AVX-512 F + BW (runs the AVX2 kernels for now).
+    /// AVX-512 F + BW + VL (runs the AVX2 kernels, compiled with 32 vector registers).
     Avx512,
 }
 
@@ -82,7 +83,7 @@ impl fmt::Display for Isa {
 pub struct Features {
     pub sse41: bool,
     pub avx2: bool,
-    /// AVX-512 F and BW together.
+    /// AVX-512 F, BW and VL together.
     pub avx512: bool,
 }
 
@@ -94,7 +95,9 @@ impl Features {
             Features {
                 sse41: is_x86_feature_detected!("sse4.1"),
                 avx2: is_x86_feature_detected!("avx2"),
-                avx512: is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw"),
+                avx512: is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512vl"),
             }
         }
         #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]

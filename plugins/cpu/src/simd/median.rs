@@ -43,10 +43,16 @@ impl<T: Lane> Kernel for MedianRow<'_, T> {
             }
             5 => {
                 for x in starts {
-                    let mut w = [T::vsplat(s, T::default()); 25];
-                    for (i, v) in w.iter_mut().enumerate() {
-                        *v = T::load(s, &rows[i / 5][x + i % 5 * c..]);
-                    }
+                    // Straight-line loads (a loop here stayed a loop, with a division by 5).
+                    let [a0, a1, a2, a3, a4] = load5::<S, T>(s, rows[0], x, c);
+                    let [b0, b1, b2, b3, b4] = load5::<S, T>(s, rows[1], x, c);
+                    let [c0, c1, c2, c3, c4] = load5::<S, T>(s, rows[2], x, c);
+                    let [d0, d1, d2, d3, d4] = load5::<S, T>(s, rows[3], x, c);
+                    let [e0, e1, e2, e3, e4] = load5::<S, T>(s, rows[4], x, c);
+                    let mut w = [
+                        a0, a1, a2, a3, a4, b0, b1, b2, b3, b4, c0, c1, c2, c3, c4, d0, d1, d2, d3,
+                        d4, e0, e1, e2, e3, e4,
+                    ];
                     net25::<S, T>(s, &mut w);
                     T::store(s, &mut self.out[x..], w[12]);
                 }
@@ -55,6 +61,20 @@ impl<T: Lane> Kernel for MedianRow<'_, T> {
         }
         true
     }
+}
+
+/// The five vectors of `row` starting at `x`, `x + c`, … `x + 4c`.
+#[inline(always)]
+fn load5<S: Simd, T: Lane>(s: S, row: &[T], x: usize, c: usize) -> [S::V; 5] {
+    // One bounds check for the five loads.
+    let row = &row[x..x + 4 * c + T::lanes::<S>()];
+    [
+        T::load(s, row),
+        T::load(s, &row[c..]),
+        T::load(s, &row[2 * c..]),
+        T::load(s, &row[3 * c..]),
+        T::load(s, &row[4 * c..]),
+    ]
 }
 
 /// The middle of three vectors.
@@ -77,8 +97,8 @@ fn sort3<S: Simd, T: Lane>(s: S, a: S::V, b: S::V, c: S::V) -> (S::V, S::V, S::V
 /// Column `x` of the first three `rows`, sorted.
 #[inline(always)]
 fn column<S: Simd, T: Lane>(s: S, rows: &[&[T]; 5], x: usize) -> (S::V, S::V, S::V) {
-    let at = |dy: usize| &rows[dy][x..];
-    sort3::<S, T>(s, T::load(s, at(0)), T::load(s, at(1)), T::load(s, at(2)))
+    let (a, b, c) = (&rows[0][x..], &rows[1][x..], &rows[2][x..]);
+    sort3::<S, T>(s, T::load(s, a), T::load(s, b), T::load(s, c))
 }
 
 /// Median of the 3×3 windows starting at `x` of the first three `rows`: sort each column,

@@ -181,7 +181,9 @@ pub(crate) fn dispatch<K: Kernel>(isa: Isa, k: K) -> Result<K::Output, K> {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         Isa::Sse41 => Ok(sse41::run(k)),
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        Isa::Avx2 | Isa::Avx512 => Ok(avx2::run(k)),
+        Isa::Avx2 => Ok(avx2::run(k)),
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Isa::Avx512 => Ok(avx2::run_avx512(k)),
         #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
         _ => Err(k),
     }
