@@ -3,8 +3,8 @@
 //!
 //! Kernels take an [`Isa`] explicitly (so tests can run every level in one process) and pass
 //! it through [`Isa::usable`] before calling `#[target_feature]` code, which makes a level the
-//! CPU lacks fall back instead of faulting. `Avx512` runs the AVX2 (256-bit) code paths,
-//! compiled with AVX-512 enabled so that they may use its 32 vector registers.
+//! CPU lacks fall back instead of faulting. Every level runs the same kernel code on its own
+//! vector width (`simd/{sse41,avx2,avx512}.rs`).
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -21,7 +21,7 @@ pub enum Isa {
     Sse41,
     /// AVX2 (256-bit).
     Avx2,
-    /// AVX-512 F + BW + VL (runs the AVX2 kernels, compiled with 32 vector registers).
+    /// AVX-512 F + BW + VL (512-bit).
     Avx512,
 }
 

@@ -29,26 +29,6 @@ unsafe fn entry<K: Kernel>(k: K) -> K::Output {
     k.run(Avx2(()))
 }
 
-/// Runs `k`'s 256-bit code compiled with AVX-512 enabled: the same instructions, but the
-/// compiler may use 32 vector registers (AVX-512VL) instead of 16, which saves spills in the
-/// 25-wire median network.
-pub(super) fn run_avx512<K: Kernel>(k: K) -> K::Output {
-    assert!(
-        Isa::detected() >= Isa::Avx512,
-        "AVX-512 kernel on a CPU without it"
-    );
-    // SAFETY: the CPU supports AVX2 and AVX-512 F, BW and VL (asserted just above: the
-    // Avx512 level needs all of them).
-    unsafe { entry_avx512(k) }
-}
-
-/// # Safety
-/// The CPU must support AVX2 and AVX-512 F, BW and VL.
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-unsafe fn entry_avx512<K: Kernel>(k: K) -> K::Output {
-    k.run(Avx2(()))
-}
-
 // SAFETY (every block below): an `Avx2` token exists only inside `entry`, which runs after
 // AVX2 was detected; loads and stores check their slice length first.
 impl Simd for Avx2 {
