@@ -4,9 +4,12 @@
 //! where the CPU has them; the scalar path is a lookup table over every possible value (256 or
 //! 65536 entries), so its per-pixel work is one load whatever the type.
 
+use rayon::prelude::*;
+
 use crate::isa::Isa;
 use crate::pixel::{Pixel, Zeroed};
-use crate::simd::{self, threshold::Rule, Lane};
+use crate::simd::threshold::{Rule, Threshold};
+use crate::simd::{self, Lane};
 use yam_plugin_api::exact::otsu_threshold;
 use yam_plugin_api::{
     kernels::{ThresholdParams, ThresholdType},
@@ -107,29 +110,30 @@ fn threshold_int<T: IntPixel>(src: &[T], thresh: f64, p: &ThresholdParams, isa: 
         maxval,
         trunc,
     };
+    // Parallel chunks of whole vectors (any width), so only the last has a scalar tail.
+    const CHUNK: usize = 1 << 16;
     let mut out = T::zeroed_vec(src.len());
-    let kernel = simd::threshold::Threshold {
-        src,
-        dst: &mut out,
-        rule,
-    };
-    if let Err(k) = simd::dispatch(isa, kernel) {
-        threshold_lut(src, k.dst, t, maxval, trunc, p.kind);
+    let chunks = out.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK));
+    if isa.usable() == Isa::Scalar {
+        let lut = threshold_lut(t, maxval, trunc, p.kind);
+        chunks.for_each(|(dst, src)| {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = lut[v.into()];
+            }
+        });
+    } else {
+        chunks.for_each(|(dst, src)| {
+            let ran = simd::dispatch(isa, Threshold { src, dst, rule }).is_ok();
+            debug_assert!(ran, "isa checked above");
+        });
     }
     out
 }
 
-/// The scalar path: a table over every value, written into `dst`.
-fn threshold_lut<T: IntPixel>(
-    src: &[T],
-    dst: &mut [T],
-    t: i64,
-    maxval: T,
-    trunc: T,
-    kind: ThresholdType,
-) {
+/// The scalar path: a table over every value.
+fn threshold_lut<T: IntPixel>(t: i64, maxval: T, trunc: T, kind: ThresholdType) -> Vec<T> {
     let zero = T::from_level(0);
-    let lut: Vec<T> = (0..T::LEVELS)
+    (0..T::LEVELS)
         .map(|v| {
             let above = v as i64 > t;
             let same = T::from_level(v);
@@ -141,10 +145,7 @@ fn threshold_lut<T: IntPixel>(
                 ThresholdType::ToZeroInv => pick(above, zero, same),
             }
         })
-        .collect();
-    for (d, &v) in dst.iter_mut().zip(src) {
-        *d = lut[v.into()];
-    }
+        .collect()
 }
 
 fn pick<T>(cond: bool, a: T, b: T) -> T {
@@ -378,7 +379,8 @@ mod tests {
 
     #[test]
     fn every_isa_level_equals_naive() {
-        // Odd lengths leave vector tails; thresholds cover below 0, the ends and beyond.
+        // Odd lengths leave vector tails (70 007: two parallel chunks); thresholds cover
+        // below 0, the ends and beyond.
         let kinds = [
             ThresholdType::Binary,
             ThresholdType::BinaryInv,
@@ -389,7 +391,7 @@ mod tests {
         let threshes = [
             -3.0, -0.5, 0.0, 1.0, 127.7, 254.0, 255.0, 256.0, 65534.0, 65535.0, 7e4,
         ];
-        for (i, n) in [1usize, 7, 15, 16, 17, 31, 33, 64, 100, 1023]
+        for (i, n) in [1usize, 7, 15, 16, 17, 31, 33, 64, 100, 1023, 70_007]
             .into_iter()
             .enumerate()
         {
