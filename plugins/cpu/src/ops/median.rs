@@ -17,17 +17,10 @@ trait Ordered: Zeroed + Send + Sync {
     /// Strict "less than".
     fn less(a: Self, b: Self) -> bool;
 
-    /// Computes one output row of a `k`×`k` median (3 or 5) from its padded `window` rows
-    /// (`plen` elements each) with vectors at `isa`; false if it did not (no vector path for
-    /// this type or level, or a row narrower than a vector).
-    fn vector_row(
-        _isa: Isa,
-        _k: usize,
-        _window: &[Self],
-        _plen: usize,
-        _c: usize,
-        _out: &mut [Self],
-    ) -> bool {
+    /// Computes one output row of a `k`×`k` median (3 or 5) from its `window` with vectors
+    /// at `isa`; false if it did not (no vector path for this type or level, or a row
+    /// narrower than a vector).
+    fn vector_row(_isa: Isa, _window: Window<'_, Self>, _c: usize, _out: &mut [Self]) -> bool {
         false
     }
 }
@@ -37,18 +30,11 @@ impl Ordered for u8 {
         a < b
     }
 
-    fn vector_row(
-        isa: Isa,
-        k: usize,
-        window: &[u8],
-        plen: usize,
-        c: usize,
-        out: &mut [u8],
-    ) -> bool {
+    fn vector_row(isa: Isa, window: Window<'_, u8>, c: usize, out: &mut [u8]) -> bool {
+        let rows = window.first_rows::<5>();
         let row = MedianRow {
-            k,
-            window,
-            plen,
+            k: window.k,
+            rows,
             c,
             out,
         };
@@ -61,18 +47,11 @@ impl Ordered for u16 {
         a < b
     }
 
-    fn vector_row(
-        isa: Isa,
-        k: usize,
-        window: &[u16],
-        plen: usize,
-        c: usize,
-        out: &mut [u16],
-    ) -> bool {
+    fn vector_row(isa: Isa, window: Window<'_, u16>, c: usize, out: &mut [u16]) -> bool {
+        let rows = window.first_rows::<5>();
         let row = MedianRow {
-            k,
-            window,
-            plen,
+            k: window.k,
+            rows,
             c,
             out,
         };
@@ -133,14 +112,43 @@ fn med3<T: Ordered>(a: T, b: T, c: T) -> T {
     max2(min2(a, b), min2(max2(a, b), c))
 }
 
+/// The `k` rows of one output row's window, each replicate-padded by `k / 2` pixels on both
+/// sides (`plen` elements): window row `j` is slot `(first + j) % k` of a ring.
+#[derive(Debug, Clone, Copy)]
+struct Window<'a, T> {
+    ring: &'a [T],
+    first: usize,
+    k: usize,
+    plen: usize,
+}
+
+impl<'a, T> Window<'a, T> {
+    fn row(&self, j: usize) -> &'a [T] {
+        let slot = (self.first + j) % self.k;
+        &self.ring[slot * self.plen..][..self.plen]
+    }
+
+    fn rows(self) -> impl Iterator<Item = &'a [T]> {
+        (0..self.k).map(move |j| self.row(j))
+    }
+
+    /// The first `min(k, N)` rows (the rest empty).
+    fn first_rows<const N: usize>(&self) -> [&'a [T]; N] {
+        let mut rows: [&[T]; N] = [&[]; N];
+        for (j, r) in rows.iter_mut().enumerate().take(self.k) {
+            *r = self.row(j);
+        }
+        rows
+    }
+}
+
 /// Runs `row_fn(window, out_row, scratch)` for every output row y, in parallel bands, where
-/// `window` holds the `k` source rows `y-r..=y+r`, each replicate-padded by `r` pixels on
-/// both sides (`(width + 2r) * channels` elements apiece), and `scratch` is reused by all
-/// rows of a band.
+/// `window` holds the `k` source rows `y-r..=y+r`, padded, and `scratch` is reused by all rows
+/// of a band. Each band pads every source row it needs once, into a ring of `k` rows.
 fn for_each_window_row<T: Zeroed + Send + Sync, S: Default>(
     src: Plane<'_, T>,
     k: usize,
-    row_fn: impl Fn(&[T], &mut [T], &mut S) + Sync,
+    row_fn: impl Fn(Window<'_, T>, &mut [T], &mut S) + Sync,
 ) -> Vec<T> {
     let r = k / 2;
     let row_len = src.width * src.channels;
@@ -150,21 +158,31 @@ fn for_each_window_row<T: Zeroed + Send + Sync, S: Default>(
     }
     let padder = RowPadder::new(BorderMode::Replicate, src.width, src.channels, r, r);
     let plen = padder.padded_len();
+    // Padded row p is source row p - r, clamped.
     let rows = index_table(BorderMode::Replicate, src.height, r, r);
     let band = band_rows(src.height, 8);
     out.par_chunks_mut(band * row_len)
         .enumerate()
         .for_each(|(b, chunk)| {
-            let mut window = vec![T::default(); k * plen];
+            let mut ring = T::zeroed_vec(k * plen);
             let mut scratch = S::default();
             for (i, out_row) in chunk.chunks_mut(row_len).enumerate() {
                 let y = b * band + i;
-                for (j, dst) in window.chunks_mut(plen).enumerate() {
-                    let sy = rows[y + j].expect("replicate always maps inside");
+                // Output row y reads padded rows y..y+k; after the band's first row only the
+                // last of them is new.
+                let first_new = if i == 0 { y } else { y + k - 1 };
+                for p in first_new..y + k {
+                    let sy = rows[p].expect("replicate always maps inside");
                     let row = &src.data[sy * row_len..(sy + 1) * row_len];
-                    padder.pad(row, T::default(), dst);
+                    padder.pad(row, T::default(), &mut ring[(p % k) * plen..][..plen]);
                 }
-                row_fn(&window, out_row, &mut scratch);
+                let window = Window {
+                    ring: &ring,
+                    first: y % k,
+                    k,
+                    plen,
+                };
+                row_fn(window, out_row, &mut scratch);
             }
         });
     out
@@ -174,16 +192,14 @@ fn for_each_window_row<T: Zeroed + Send + Sync, S: Default>(
 /// `med3(max of lows, med3 of mids, min of highs)` (the classic column-sorted reduction).
 fn median3<T: Ordered + Default>(src: Plane<'_, T>, isa: Isa) -> Vec<T> {
     let c = src.channels;
-    let plen = (src.width + 2) * c;
     for_each_window_row(
         src,
         3,
         |w, out, (lo, mid, hi): &mut (Vec<T>, Vec<T>, Vec<T>)| {
-            if T::vector_row(isa, 3, w, plen, c, out) {
+            if T::vector_row(isa, w, c, out) {
                 return;
             }
-            let (a, rest) = w.split_at(plen);
-            let (b, cc) = rest.split_at(plen);
+            let (a, b, cc) = (w.row(0), w.row(1), w.row(2));
             lo.clear();
             mid.clear();
             hi.clear();
@@ -268,16 +284,15 @@ fn selection_network(n: usize, rank: usize) -> (Vec<(usize, usize)>, usize) {
 fn median5<T: Ordered + Default>(src: Plane<'_, T>, isa: Isa) -> Vec<T> {
     const TILE: usize = 256;
     let c = src.channels;
-    let plen = (src.width + 4) * c;
     let (net, out_wire) = selection_network(25, 12);
     for_each_window_row(src, 5, |w, out, wires: &mut Vec<T>| {
-        if T::vector_row(isa, 5, w, plen, c, out) {
+        if T::vector_row(isa, w, c, out) {
             return;
         }
         wires.resize(25 * TILE, T::default());
         for (tile, out) in out.chunks_mut(TILE).enumerate() {
             let (start, len) = (tile * TILE, out.len());
-            for (dy, row) in w.chunks_exact(plen).enumerate() {
+            for (dy, row) in w.rows().enumerate() {
                 for dx in 0..5 {
                     let src = &row[start + dx * c..][..len];
                     wires[(dy * 5 + dx) * TILE..][..len].copy_from_slice(src);
@@ -315,11 +330,10 @@ fn median_u8_hist(src: Plane<'_, u8>, k: usize) -> Vec<u8> {
     let rank = (k * k - 1) / 2;
     type Scratch = (Vec<[u32; 256]>, Vec<usize>, Vec<usize>);
     for_each_window_row(src, k, |w, out, (hist, med, below): &mut Scratch| {
-        let plen = (src.width + k - 1) * c;
         hist.clear();
         hist.resize(c, [0; 256]);
         // Padded column x' (source column x' - r, replicated) of window row j, channel ch.
-        let column = |x: usize, ch: usize| w.chunks_exact(plen).map(move |row| row[x * c + ch]);
+        let column = |x: usize, ch: usize| w.rows().map(move |row| row[x * c + ch]);
         for (ch, h) in hist.iter_mut().enumerate() {
             for x in 0..k {
                 for v in column(x, ch) {

@@ -3,13 +3,12 @@
 
 use super::{Kernel, Lane, Simd};
 
-/// One output row of a `k`×`k` median (k = 3 or 5) from `k` window rows, each padded by
-/// `k / 2` pixels on both sides (`plen` elements, `c` channels), as `ops::median` builds them.
+/// One output row of a `k`×`k` median (k = 3 or 5) from the first `k` of `rows`, each padded
+/// by `k / 2` pixels on both sides (`c` channels), as `ops::median` builds them.
 #[derive(Debug)]
 pub(crate) struct MedianRow<'a, T> {
     pub k: usize,
-    pub window: &'a [T],
-    pub plen: usize,
+    pub rows: [&'a [T]; 5],
     pub c: usize,
     pub out: &'a mut [T],
 }
@@ -25,11 +24,7 @@ impl<T: Lane> Kernel for MedianRow<'_, T> {
         if len < n {
             return false;
         }
-        let (c, plen) = (self.c, self.plen);
-        let mut rows: [&[T]; 5] = [&[]; 5];
-        for (r, w) in rows.iter_mut().zip(self.window.chunks_exact(plen)) {
-            *r = w;
-        }
+        let (c, rows) = (self.c, self.rows);
         // The last vector is moved back to end at the row's end (recomputing some pixels).
         let starts = (0..len.div_ceil(n)).map(|i| (i * n).min(len - n));
         // No closures below: they would not inherit the target features, and the intrinsics
