@@ -63,6 +63,17 @@ impl Ordered for i32 {
     fn less(a: i32, b: i32) -> bool {
         a < b
     }
+
+    fn vector_row(isa: Isa, window: Window<'_, i32>, c: usize, out: &mut [i32]) -> bool {
+        let rows = window.first_rows::<5>();
+        let row = MedianRow {
+            k: window.k,
+            rows,
+            c,
+            out,
+        };
+        simd::dispatch(isa, row).unwrap_or(false)
+    }
 }
 
 /// An i32 whose order is IEEE `totalOrder` of `x` (as `f32::total_cmp`: −0 < +0, NaN last);
@@ -594,7 +605,17 @@ mod tests {
                 let u8s = PixelData::U8(raw.iter().map(|&x| (x * 97 % 256) as u8).collect());
                 let u16s =
                     PixelData::U16(raw.iter().map(|&x| (x * 16411 % 65536) as u16).collect());
-                for data in [u8s, u16s] {
+                // Keys of both signs, zeros of both signs, infinities and NaN.
+                let special = [-0.0, 0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -1.5];
+                let f32s = PixelData::F32(
+                    raw.iter()
+                        .map(|&x| match x % 8 {
+                            0 => special[(x / 8 % 6) as usize],
+                            _ => (x as f32 - 30000.0) * 0.37,
+                        })
+                        .collect(),
+                );
+                for data in [u8s, u16s, f32s] {
                     let img = Image::new(w, h, c, data).unwrap();
                     for k in [3, 5] {
                         let want = naive_image(&img, k);

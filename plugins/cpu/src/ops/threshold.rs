@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::isa::Isa;
 use crate::pixel::{Pixel, Zeroed};
 use crate::simd::threshold::{Rule, Threshold};
-use crate::simd::{self, Lane};
+use crate::simd::{self, UnsignedLane};
 use yam_plugin_api::exact::otsu_threshold;
 use yam_plugin_api::{
     kernels::{ThresholdParams, ThresholdType},
@@ -76,7 +76,7 @@ pub(crate) fn threshold_isa(
 }
 
 /// Integer pixel types thresholded through a table indexed by value.
-trait IntPixel: Pixel + Lane + Zeroed + Into<usize> {
+trait IntPixel: Pixel + UnsignedLane + Zeroed + Into<usize> {
     const LEVELS: usize;
     fn from_level(v: usize) -> Self;
 }

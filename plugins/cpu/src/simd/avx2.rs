@@ -95,6 +95,14 @@ impl Simd for Avx2 {
     }
 
     #[inline(always)]
+    fn min_i32(self, a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_min_epi32(a, b) }
+    }
+    #[inline(always)]
+    fn max_i32(self, a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_max_epi32(a, b) }
+    }
+    #[inline(always)]
     fn load_widen_u8(self, src: &[u8]) -> __m256i {
         assert!(src.len() >= 16);
         unsafe { _mm256_cvtepu8_epi16(_mm_loadu_si128(src.as_ptr().cast())) }

@@ -95,6 +95,14 @@ impl Simd for Avx512 {
         unsafe { _mm512_movm_epi16(_mm512_cmpeq_epi16_mask(a, b)) }
     }
     #[inline(always)]
+    fn min_i32(self, a: __m512i, b: __m512i) -> __m512i {
+        unsafe { _mm512_min_epi32(a, b) }
+    }
+    #[inline(always)]
+    fn max_i32(self, a: __m512i, b: __m512i) -> __m512i {
+        unsafe { _mm512_max_epi32(a, b) }
+    }
+    #[inline(always)]
     fn load_widen_u8(self, src: &[u8]) -> __m512i {
         assert!(src.len() >= 32);
         unsafe { _mm512_cvtepu8_epi16(_mm256_loadu_si256(src.as_ptr().cast())) }

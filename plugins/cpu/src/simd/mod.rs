@@ -50,6 +50,8 @@ pub(crate) trait Simd: Copy {
     fn max_u16(self, a: Self::V, b: Self::V) -> Self::V;
     fn subs_u16(self, a: Self::V, b: Self::V) -> Self::V;
     fn eq_u16(self, a: Self::V, b: Self::V) -> Self::V;
+    fn min_i32(self, a: Self::V, b: Self::V) -> Self::V;
+    fn max_i32(self, a: Self::V, b: Self::V) -> Self::V;
 
     // Widening arithmetic for the fixed-point filters.
     /// Loads `BYTES / 2` bytes of `src` zero-extended to u16 lanes.
@@ -79,13 +81,11 @@ pub(crate) trait Simd: Copy {
     fn pack_u16_u8(self, a: Self::V, b: Self::V) -> Self::V;
 }
 
-/// An unsigned lane type the kernels are generic over (u8, u16).
+/// A lane type the kernels are generic over (u8, u16, i32).
 pub(crate) trait Lane: Copy + Default + Send + Sync + 'static {
     fn vsplat<S: Simd>(s: S, x: Self) -> S::V;
     fn vmin<S: Simd>(s: S, a: S::V, b: S::V) -> S::V;
     fn vmax<S: Simd>(s: S, a: S::V, b: S::V) -> S::V;
-    fn vsubs<S: Simd>(s: S, a: S::V, b: S::V) -> S::V;
-    fn veq<S: Simd>(s: S, a: S::V, b: S::V) -> S::V;
     /// The elements as bytes (native order), for loads and stores.
     fn bytes(v: &[Self]) -> &[u8];
     fn bytes_mut(v: &mut [Self]) -> &mut [u8];
@@ -123,14 +123,6 @@ impl Lane for u8 {
         s.max_u8(a, b)
     }
     #[inline(always)]
-    fn vsubs<S: Simd>(s: S, a: S::V, b: S::V) -> S::V {
-        s.subs_u8(a, b)
-    }
-    #[inline(always)]
-    fn veq<S: Simd>(s: S, a: S::V, b: S::V) -> S::V {
-        s.eq_u8(a, b)
-    }
-    #[inline(always)]
     fn bytes(v: &[u8]) -> &[u8] {
         v
     }
@@ -154,14 +146,6 @@ impl Lane for u16 {
         s.max_u16(a, b)
     }
     #[inline(always)]
-    fn vsubs<S: Simd>(s: S, a: S::V, b: S::V) -> S::V {
-        s.subs_u16(a, b)
-    }
-    #[inline(always)]
-    fn veq<S: Simd>(s: S, a: S::V, b: S::V) -> S::V {
-        s.eq_u16(a, b)
-    }
-    #[inline(always)]
     fn bytes(v: &[u16]) -> &[u8] {
         // SAFETY: u16 has no padding and every byte pattern is a valid u8; the length covers
         // exactly the same memory.
@@ -170,6 +154,63 @@ impl Lane for u16 {
     #[inline(always)]
     fn bytes_mut(v: &mut [u16]) -> &mut [u8] {
         // SAFETY: as in `bytes`; also every byte pattern is a valid u16, so writes through
+        // the byte view keep the elements valid.
+        unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), std::mem::size_of_val(v)) }
+    }
+}
+
+/// An unsigned lane type (u8, u16) with saturating subtraction and equality.
+pub(crate) trait UnsignedLane: Lane {
+    /// Saturating `a - b`.
+    fn vsubs<S: Simd>(s: S, a: S::V, b: S::V) -> S::V;
+    /// All ones where equal.
+    fn veq<S: Simd>(s: S, a: S::V, b: S::V) -> S::V;
+}
+
+impl UnsignedLane for u8 {
+    #[inline(always)]
+    fn vsubs<S: Simd>(s: S, a: S::V, b: S::V) -> S::V {
+        s.subs_u8(a, b)
+    }
+    #[inline(always)]
+    fn veq<S: Simd>(s: S, a: S::V, b: S::V) -> S::V {
+        s.eq_u8(a, b)
+    }
+}
+
+impl UnsignedLane for u16 {
+    #[inline(always)]
+    fn vsubs<S: Simd>(s: S, a: S::V, b: S::V) -> S::V {
+        s.subs_u16(a, b)
+    }
+    #[inline(always)]
+    fn veq<S: Simd>(s: S, a: S::V, b: S::V) -> S::V {
+        s.eq_u16(a, b)
+    }
+}
+
+impl Lane for i32 {
+    #[inline(always)]
+    fn vsplat<S: Simd>(s: S, x: i32) -> S::V {
+        s.splat_u32(x as u32)
+    }
+    #[inline(always)]
+    fn vmin<S: Simd>(s: S, a: S::V, b: S::V) -> S::V {
+        s.min_i32(a, b)
+    }
+    #[inline(always)]
+    fn vmax<S: Simd>(s: S, a: S::V, b: S::V) -> S::V {
+        s.max_i32(a, b)
+    }
+    #[inline(always)]
+    fn bytes(v: &[i32]) -> &[u8] {
+        // SAFETY: i32 has no padding and every byte pattern is a valid u8; the length covers
+        // exactly the same memory.
+        unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), std::mem::size_of_val(v)) }
+    }
+    #[inline(always)]
+    fn bytes_mut(v: &mut [i32]) -> &mut [u8] {
+        // SAFETY: as in `bytes`; also every byte pattern is a valid i32, so writes through
         // the byte view keep the elements valid.
         unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), std::mem::size_of_val(v)) }
     }

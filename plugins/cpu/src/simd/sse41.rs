@@ -95,6 +95,14 @@ impl Simd for Sse41 {
     }
 
     #[inline(always)]
+    fn min_i32(self, a: __m128i, b: __m128i) -> __m128i {
+        unsafe { _mm_min_epi32(a, b) }
+    }
+    #[inline(always)]
+    fn max_i32(self, a: __m128i, b: __m128i) -> __m128i {
+        unsafe { _mm_max_epi32(a, b) }
+    }
+    #[inline(always)]
     fn load_widen_u8(self, src: &[u8]) -> __m128i {
         assert!(src.len() >= 8);
         unsafe { _mm_cvtepu8_epi16(_mm_loadl_epi64(src.as_ptr().cast())) }

@@ -2,7 +2,7 @@
 
 use yam_plugin_api::kernels::ThresholdType;
 
-use super::{Kernel, Lane, Simd};
+use super::{Kernel, Simd, UnsignedLane};
 
 /// A threshold resolved for one integer type (see `ops::threshold`).
 #[derive(Debug, Clone, Copy)]
@@ -17,7 +17,7 @@ pub(crate) struct Rule<T> {
     pub trunc: T,
 }
 
-impl<T: Lane + PartialOrd> Rule<T> {
+impl<T: UnsignedLane + PartialOrd> Rule<T> {
     /// The rule for one pixel (the vector loop's tail).
     #[inline(always)]
     fn pixel(&self, v: T) -> T {
@@ -42,7 +42,7 @@ pub(crate) struct Threshold<'a, T> {
     pub rule: Rule<T>,
 }
 
-impl<T: Lane + PartialOrd> Kernel for Threshold<'_, T> {
+impl<T: UnsignedLane + PartialOrd> Kernel for Threshold<'_, T> {
     type Output = ();
 
     #[inline(always)]
@@ -86,7 +86,7 @@ struct Consts<S: Simd> {
 
 /// The rule on one vector.
 #[inline(always)]
-fn apply<S: Simd, T: Lane>(s: S, kind: ThresholdType, c: &Consts<S>, v: S::V) -> S::V {
+fn apply<S: Simd, T: UnsignedLane>(s: S, kind: ThresholdType, c: &Consts<S>, v: S::V) -> S::V {
     // All ones where v <= T: v - T saturates to 0 exactly there.
     let le = s.and(T::veq(s, T::vsubs(s, v, c.thresh), c.zero), c.keep);
     match kind {
