@@ -1,4 +1,4 @@
-//! 3×3 and 5×5 medians of u8/u16 on vectors: every lane is one output pixel, and min/max
+//! 3×3 and 5×5 medians of u8/u16/i32 on vectors: every lane is one output pixel, and min/max
 //! networks run on whole vectors (OpenCV's approach), reading the window rows directly.
 
 use super::{Kernel, Lane, Simd};
