@@ -110,23 +110,19 @@ fn threshold_int<T: IntPixel>(src: &[T], thresh: f64, p: &ThresholdParams, isa: 
         maxval,
         trunc,
     };
-    // Parallel chunks of whole vectors (any width), so only the last has a scalar tail.
     const CHUNK: usize = 1 << 16;
-    let mut out = T::zeroed_vec(src.len());
-    let chunks = out.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK));
     if isa.usable() == Isa::Scalar {
         let lut = threshold_lut(t, maxval, trunc, p.kind);
-        chunks.for_each(|(dst, src)| {
-            for (d, &v) in dst.iter_mut().zip(src) {
-                *d = lut[v.into()];
-            }
-        });
-    } else {
-        chunks.for_each(|(dst, src)| {
-            let ran = simd::dispatch(isa, Threshold { src, dst, rule }).is_ok();
-            debug_assert!(ran, "isa checked above");
-        });
+        // Collected straight into the output (no zero fill first); one pass, as before.
+        return src.iter().map(|&v| lut[v.into()]).collect();
     }
+    // Parallel chunks of whole vectors (any width), so only the last has a scalar tail.
+    let mut out = T::zeroed_vec(src.len());
+    let chunks = out.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK));
+    chunks.for_each(|(dst, src)| {
+        let ran = simd::dispatch(isa, Threshold { src, dst, rule }).is_ok();
+        debug_assert!(ran, "isa checked above");
+    });
     out
 }
 
