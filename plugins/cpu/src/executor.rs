@@ -7,7 +7,7 @@ use yam_plugin_api::{
     PixelData, PluginError, StepCall, StepOutcome, TensorDesc,
 };
 
-use crate::ops;
+use crate::{isa, ops};
 
 struct Slot {
     desc: TensorDesc,
@@ -59,12 +59,18 @@ impl std::fmt::Debug for CpuExecutor {
     }
 }
 
-/// The one device of this backend.
+/// The one device of this backend; its name says the SIMD level in use (and why, when
+/// `YAM_CPU_ISA` changed it), so `yam doctor` and `yam plugins info` show it.
 pub fn host_device() -> DeviceInfo {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let simd = isa::selection();
+    let simd = match &simd.note {
+        None => simd.isa.to_string(),
+        Some(note) => format!("{}; {note}", simd.isa),
+    };
     DeviceInfo {
         index: 0,
-        name: format!("host CPU ({threads} threads)").into(),
+        name: format!("host CPU ({threads} threads, SIMD {simd})").into(),
         memory_bytes: 0,
         dl_device: DlDevice::CPU,
     }

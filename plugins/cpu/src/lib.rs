@@ -5,8 +5,10 @@
 
 mod backend;
 mod executor;
+pub mod isa;
 pub mod ops;
 pub mod pixel;
+mod simd;
 
 pub use backend::{CpuBackend, CpuPlugin};
 pub use executor::CpuExecutor;

@@ -100,3 +100,23 @@ macro_rules! with_pixel_type {
         }
     };
 }
+
+/// Types whose default value is all-zero bytes: [`Zeroed::zeroed_vec`] takes memory the
+/// allocator already zeroed (fresh pages, no fill pass), which a generic `vec![T::default();
+/// n]` cannot, as it does not know the value is zero.
+pub trait Zeroed: Copy + Default {
+    /// `n` default values.
+    fn zeroed_vec(n: usize) -> Vec<Self>;
+}
+
+macro_rules! zeroed {
+    ($($t:ty),*) => {$(
+        impl Zeroed for $t {
+            fn zeroed_vec(n: usize) -> Vec<$t> {
+                vec![0 as $t; n]
+            }
+        }
+    )*};
+}
+
+zeroed!(u8, u16, i16, i32, u32, f32);

@@ -9,6 +9,8 @@ use yam_plugin_api::{
 };
 
 use super::border::{index_table, RowPadder};
+use super::separable_u8::gaussian_u8;
+use crate::isa::Isa;
 use crate::pixel::Pixel;
 
 /// Largest kernel size accepted (explicit or derived from sigma).
@@ -166,6 +168,15 @@ fn gaussian_sizes(p: &GaussianBlurParams, dtype: DType) -> Result<(Axis, Axis), 
 /// `Constant` borders use `border.value` saturated to the dtype (OpenCV itself always pads
 /// with 0 here).
 pub fn gaussian_blur(src: &Image, p: &GaussianBlurParams) -> Result<Image, PluginError> {
+    gaussian_blur_isa(src, p, Isa::active())
+}
+
+/// [`gaussian_blur`] with the u8 path run at `isa` (the scalar engine at [`Isa::Scalar`]).
+pub(crate) fn gaussian_blur_isa(
+    src: &Image,
+    p: &GaussianBlurParams,
+    isa: Isa,
+) -> Result<Image, PluginError> {
     let dtype = src.dtype();
     let ((nx, sx), (ny, sy)) = gaussian_sizes(p, dtype)?;
     // OpenCV reuses the x kernel when the sizes match and the sigmas are within DBL_EPSILON.
@@ -181,20 +192,24 @@ pub fn gaussian_blur(src: &Image, p: &GaussianBlurParams) -> Result<Image, Plugi
                 gaussian_kernel_fixed(nx, sx, 8),
                 gaussian_kernel_fixed(ny, sy, 8),
             );
-            let k = SepKernel {
-                kx: &kx,
-                ky: &ky,
-                mode,
-            };
-            PixelData::U8(separable(
-                plane(src, v),
-                k,
-                u8::saturate_from_f64(p.border.value),
-                u32::from,
-                |h| h,
-                // v < 2^32: h <= 255·256 and the column taps sum to 256.
-                |v| ((v + (1 << 15)) >> 16) as u8,
-            ))
+            let constant = u8::saturate_from_f64(p.border.value);
+            let fast = gaussian_u8(plane(src, v), &kx, &ky, mode, constant, isa);
+            PixelData::U8(fast.unwrap_or_else(|| {
+                let k = SepKernel {
+                    kx: &kx,
+                    ky: &ky,
+                    mode,
+                };
+                separable(
+                    plane(src, v),
+                    k,
+                    constant,
+                    u32::from,
+                    |h| h,
+                    // v < 2^32: h <= 255·256 and the column taps sum to 256.
+                    |v| ((v + (1 << 15)) >> 16) as u8,
+                )
+            }))
         }
         PixelData::U16(v) => {
             let kx = gaussian_kernel_fixed(nx, sx, 16);
@@ -471,6 +486,47 @@ mod tests {
             let p = params(0, 1.7, 2.3, mode, 9.0);
             let got = gaussian_blur(&img, &p).unwrap();
             assert_matches(&got.data, &naive(&img, &p)).unwrap();
+        }
+    }
+
+    #[test]
+    fn every_isa_level_equals_naive_u8() {
+        // Widths around the vector sizes (a u8 vector is 16 or 32 pixels, the row pass
+        // covers half that), every border, one size from sigma, unequal axes.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as u8
+        };
+        let sizes = [
+            (1, 3, 1),
+            (7, 5, 3),
+            (16, 2, 1),
+            (17, 9, 1),
+            (33, 4, 3),
+            (64, 6, 1),
+        ];
+        let kernels = [(3, 0.0, 0.0), (5, 1.5, 0.0), (0, 2.1, 0.7), (7, 1.2, 3.0)];
+        for (w, h, c) in sizes.into_iter().chain([(1023, 3, 1)]) {
+            let img = Image::new(
+                w,
+                h,
+                c,
+                PixelData::U8((0..w * h * c).map(|_| next()).collect()),
+            );
+            let img = img.unwrap();
+            for mode in MODES {
+                for (k, sigma, sigma_y) in kernels {
+                    let p = params(k, sigma, sigma_y, mode, 77.0);
+                    let want = naive(&img, &p);
+                    for isa in Isa::available() {
+                        let got = gaussian_blur_isa(&img, &p, isa).unwrap();
+                        assert_eq!(got.data, want, "{isa} {w}x{h}x{c} {mode:?} k {k} s {sigma}");
+                    }
+                }
+            }
         }
     }
 

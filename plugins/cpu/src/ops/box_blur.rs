@@ -10,6 +10,8 @@ use yam_plugin_api::{
 
 use super::blur::{band_rows, plane, Plane};
 use super::border::{index_table, RowPadder};
+use super::separable_u8::box_u8;
+use crate::isa::Isa;
 use crate::pixel::Pixel;
 
 pub(crate) use yam_plugin_api::exact::u8_div_constants;
@@ -133,6 +135,11 @@ where
 /// to the dtype (OpenCV's int32 sums overflow for huge u16 windows; yam saturates).
 /// `Constant` borders use `border.value` saturated to the dtype (OpenCV itself pads with 0).
 pub fn box_blur(src: &Image, p: &BoxBlurParams) -> Result<Image, PluginError> {
+    box_blur_isa(src, p, Isa::active())
+}
+
+/// [`box_blur`] with the u8 path run at `isa`.
+pub(crate) fn box_blur_isa(src: &Image, p: &BoxBlurParams, isa: Isa) -> Result<Image, PluginError> {
     let k = p.ksize as usize;
     if k % 2 == 0 || k > 255 {
         return Err(PluginError::invalid(format!(
@@ -147,14 +154,15 @@ pub fn box_blur(src: &Image, p: &BoxBlurParams) -> Result<Image, PluginError> {
         PixelData::U8(v) => {
             let c = u8::saturate_from_f64(p.border.value);
             let (scale, delta) = u8_div_constants(d);
-            PixelData::U8(window_sums(
-                plane(src, v),
-                k,
-                mode,
-                c,
-                false,
-                u32::from,
-                |s| {
+            // The vector path covers the normalised fast division and the saturated sum.
+            let fast_rule = match (norm, d) {
+                (false, _) => Some(None),
+                (true, 2..=256) => Some(Some((scale, delta))),
+                _ => None,
+            };
+            let fast = fast_rule.and_then(|r| box_u8(plane(src, v), k, r, mode, c, isa));
+            PixelData::U8(fast.unwrap_or_else(|| {
+                window_sums(plane(src, v), k, mode, c, false, u32::from, |s| {
                     if !norm {
                         s.min(255) as u8
                     } else if d == 1 {
@@ -164,8 +172,8 @@ pub fn box_blur(src: &Image, p: &BoxBlurParams) -> Result<Image, PluginError> {
                     } else {
                         u8::saturate_from_f64(f64::from(s) * inv)
                     }
-                },
-            ))
+                })
+            }))
         }
         PixelData::U16(v) => {
             // 65535 · 255² < 2³²: the sums fit u32.
@@ -353,6 +361,55 @@ mod tests {
                 (img.width, img.height, img.channels)
             );
             assert_matches(&got.data, &naive(&img, &p))?;
+        }
+    }
+
+    #[test]
+    fn every_isa_level_equals_naive_u8() {
+        // Widths around the vector sizes, every border, normalised and not, up to the
+        // largest window the u16 sums take (15) and one beyond it (17, scalar engine).
+        let mut seed = 0xda94_2042_e4dd_58b5u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let v = (seed >> 33) as u8;
+            // Many 255s, so the largest sums occur.
+            if v % 2 == 0 {
+                255
+            } else {
+                v
+            }
+        };
+        let sizes = [
+            (1, 3, 1),
+            (7, 5, 3),
+            (16, 2, 1),
+            (17, 9, 1),
+            (33, 4, 3),
+            (64, 6, 1),
+        ];
+        for (w, h, c) in sizes.into_iter().chain([(1023, 3, 1)]) {
+            let img = Image::new(
+                w,
+                h,
+                c,
+                PixelData::U8((0..w * h * c).map(|_| next()).collect()),
+            );
+            let img = img.unwrap();
+            for mode in MODES {
+                for k in [1, 3, 5, 15, 17] {
+                    for norm in [true, false] {
+                        let p = params(k, norm, mode, 250.0);
+                        let want = naive(&img, &p);
+                        for isa in Isa::available() {
+                            let got = box_blur_isa(&img, &p, isa).unwrap();
+                            let what = format!("{isa} {w}x{h}x{c} {mode:?} k {k} norm {norm}");
+                            assert_eq!(got.data, want, "{what}");
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -3,6 +3,8 @@
 use yam_plugin_api::{kernels::SobelParams, DType, Image, PixelData, PluginError};
 
 use super::blur::{plane, separable, SepKernel};
+use super::separable_u8::derivative_u8_i16;
+use crate::isa::Isa;
 use crate::pixel::Pixel;
 
 pub use yam_plugin_api::exact::deriv_kernel;
@@ -15,6 +17,11 @@ pub use yam_plugin_api::exact::deriv_kernel;
 /// outputs are `(sum·scale + delta) as f32` with the sum exact (integer input) or in f64.
 /// `Constant` borders use `border.value` saturated to the input dtype.
 pub fn sobel(src: &Image, p: &SobelParams) -> Result<Image, PluginError> {
+    sobel_isa(src, p, Isa::active())
+}
+
+/// [`sobel`] with the u8 → i16 path run at `isa`.
+pub(crate) fn sobel_isa(src: &Image, p: &SobelParams, isa: Isa) -> Result<Image, PluginError> {
     let invalid = |what: String| Err(PluginError::invalid(format!("sobel: {what}")));
     if src.channels != 1 {
         return invalid(format!("needs 1 channel, input has {}", src.channels));
@@ -53,15 +60,16 @@ pub fn sobel(src: &Image, p: &SobelParams) -> Result<Image, PluginError> {
     let to_f32 = |v: f64| (v * scale + delta) as f32;
     let data = match (&src.data, p.out) {
         (PixelData::U8(v), DType::I16) => {
-            let finish = i16_output(scale, delta);
-            PixelData::I16(separable(
-                plane(src, v),
-                k,
-                u8::saturate_from_f64(value),
-                i32::from,
-                |h| h,
-                finish,
-            ))
+            let constant = u8::saturate_from_f64(value);
+            // Unscaled output (OpenCV's default): the vector path when its sums fit i16.
+            let plain = scale as f32 == 1.0 && delta.round_ties_even() == 0.0;
+            let fast = plain
+                .then(|| derivative_u8_i16(plane(src, v), &kx, &ky, mode, constant, isa))
+                .flatten();
+            PixelData::I16(fast.unwrap_or_else(|| {
+                let finish = i16_output(scale, delta);
+                separable(plane(src, v), k, constant, i32::from, |h| h, finish)
+            }))
         }
         (PixelData::U8(v), DType::F32) => PixelData::F32(separable(
             plane(src, v),
@@ -306,6 +314,53 @@ mod tests {
                     }
                 }
                 _ => prop_assert_eq!(&got.data, &want),
+            }
+        }
+    }
+
+    #[test]
+    fn every_isa_level_equals_naive_u8_i16() {
+        // Widths around the vector sizes (8 or 16 i16 lanes), every border, every kernel the
+        // i16 vector path takes (and ksize 7, which the bound sends to the scalar engine).
+        // Extreme pixels (0 and 255) reach the largest sums.
+        let mut seed = 0x853c_49e6_748f_ea9bu64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let v = (seed >> 33) as u8;
+            if v % 3 == 0 {
+                0
+            } else if v % 3 == 1 {
+                255
+            } else {
+                v
+            }
+        };
+        let sizes = [(1, 3), (7, 5), (8, 2), (17, 9), (33, 4), (64, 6), (1023, 3)];
+        let derivs = [
+            (1, 0, 3),
+            (0, 1, 3),
+            (1, 1, 3),
+            (2, 0, 3),
+            (1, 0, 1),
+            (0, 2, 1),
+        ];
+        let derivs = derivs.into_iter().chain([(1, 0, 5), (2, 1, 5), (1, 0, 7)]);
+        let derivs: Vec<_> = derivs.collect();
+        for (w, h) in sizes {
+            let img = Image::new(w, h, 1, PixelData::U8((0..w * h).map(|_| next()).collect()));
+            let img = img.unwrap();
+            for mode in MODES {
+                for &(dx, dy, k) in &derivs {
+                    let mut p = params(dx, dy, k, DType::I16);
+                    p.border = Border { mode, value: 200.0 };
+                    let want = naive(&img, &p);
+                    for isa in Isa::available() {
+                        let got = sobel_isa(&img, &p, isa).unwrap();
+                        assert_eq!(got.data, want, "{isa} {w}x{h} {mode:?} d {dx},{dy} k {k}");
+                    }
+                }
             }
         }
     }

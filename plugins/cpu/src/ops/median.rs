@@ -8,16 +8,37 @@ use yam_plugin_api::{
 
 use super::blur::{band_rows, plane, Plane};
 use super::border::{index_table, RowPadder};
+use crate::isa::Isa;
+use crate::pixel::Zeroed;
+use crate::simd::{self, median::MedianRow};
 
 /// Element types the median compares (f32 is filtered as [`f32_key`]s).
-trait Ordered: Copy + Send + Sync {
+trait Ordered: Zeroed + Send + Sync {
     /// Strict "less than".
     fn less(a: Self, b: Self) -> bool;
+
+    /// Computes one output row of a `k`×`k` median (3 or 5) from its `window` with vectors
+    /// at `isa`; false if it did not (no vector path for this type or level, or a row
+    /// narrower than a vector).
+    fn vector_row(_isa: Isa, _window: Window<'_, Self>, _c: usize, _out: &mut [Self]) -> bool {
+        false
+    }
 }
 
 impl Ordered for u8 {
     fn less(a: u8, b: u8) -> bool {
         a < b
+    }
+
+    fn vector_row(isa: Isa, window: Window<'_, u8>, c: usize, out: &mut [u8]) -> bool {
+        let rows = window.first_rows::<5>();
+        let row = MedianRow {
+            k: window.k,
+            rows,
+            c,
+            out,
+        };
+        simd::dispatch(isa, row).unwrap_or(false)
     }
 }
 
@@ -25,11 +46,33 @@ impl Ordered for u16 {
     fn less(a: u16, b: u16) -> bool {
         a < b
     }
+
+    fn vector_row(isa: Isa, window: Window<'_, u16>, c: usize, out: &mut [u16]) -> bool {
+        let rows = window.first_rows::<5>();
+        let row = MedianRow {
+            k: window.k,
+            rows,
+            c,
+            out,
+        };
+        simd::dispatch(isa, row).unwrap_or(false)
+    }
 }
 
 impl Ordered for i32 {
     fn less(a: i32, b: i32) -> bool {
         a < b
+    }
+
+    fn vector_row(isa: Isa, window: Window<'_, i32>, c: usize, out: &mut [i32]) -> bool {
+        let rows = window.first_rows::<5>();
+        let row = MedianRow {
+            k: window.k,
+            rows,
+            c,
+            out,
+        };
+        simd::dispatch(isa, row).unwrap_or(false)
     }
 }
 
@@ -80,38 +123,77 @@ fn med3<T: Ordered>(a: T, b: T, c: T) -> T {
     max2(min2(a, b), min2(max2(a, b), c))
 }
 
+/// The `k` rows of one output row's window, each replicate-padded by `k / 2` pixels on both
+/// sides (`plen` elements): window row `j` is slot `(first + j) % k` of a ring.
+#[derive(Debug, Clone, Copy)]
+struct Window<'a, T> {
+    ring: &'a [T],
+    first: usize,
+    k: usize,
+    plen: usize,
+}
+
+impl<'a, T> Window<'a, T> {
+    fn row(&self, j: usize) -> &'a [T] {
+        let slot = (self.first + j) % self.k;
+        &self.ring[slot * self.plen..][..self.plen]
+    }
+
+    fn rows(self) -> impl Iterator<Item = &'a [T]> {
+        (0..self.k).map(move |j| self.row(j))
+    }
+
+    /// The first `min(k, N)` rows (the rest empty).
+    fn first_rows<const N: usize>(&self) -> [&'a [T]; N] {
+        let mut rows: [&[T]; N] = [&[]; N];
+        for (j, r) in rows.iter_mut().enumerate().take(self.k) {
+            *r = self.row(j);
+        }
+        rows
+    }
+}
+
 /// Runs `row_fn(window, out_row, scratch)` for every output row y, in parallel bands, where
-/// `window` holds the `k` source rows `y-r..=y+r`, each replicate-padded by `r` pixels on
-/// both sides (`(width + 2r) * channels` elements apiece), and `scratch` is reused by all
-/// rows of a band.
-fn for_each_window_row<T: Copy + Send + Sync + Default, S: Default>(
+/// `window` holds the `k` source rows `y-r..=y+r`, padded, and `scratch` is reused by all rows
+/// of a band. Each band pads every source row it needs once, into a ring of `k` rows.
+fn for_each_window_row<T: Zeroed + Send + Sync, S: Default>(
     src: Plane<'_, T>,
     k: usize,
-    row_fn: impl Fn(&[T], &mut [T], &mut S) + Sync,
+    row_fn: impl Fn(Window<'_, T>, &mut [T], &mut S) + Sync,
 ) -> Vec<T> {
     let r = k / 2;
     let row_len = src.width * src.channels;
-    let mut out = vec![T::default(); row_len * src.height];
+    let mut out = T::zeroed_vec(row_len * src.height);
     if out.is_empty() {
         return out;
     }
     let padder = RowPadder::new(BorderMode::Replicate, src.width, src.channels, r, r);
     let plen = padder.padded_len();
+    // Padded row p is source row p - r, clamped.
     let rows = index_table(BorderMode::Replicate, src.height, r, r);
     let band = band_rows(src.height, 8);
     out.par_chunks_mut(band * row_len)
         .enumerate()
         .for_each(|(b, chunk)| {
-            let mut window = vec![T::default(); k * plen];
+            let mut ring = T::zeroed_vec(k * plen);
             let mut scratch = S::default();
             for (i, out_row) in chunk.chunks_mut(row_len).enumerate() {
                 let y = b * band + i;
-                for (j, dst) in window.chunks_mut(plen).enumerate() {
-                    let sy = rows[y + j].expect("replicate always maps inside");
+                // Output row y reads padded rows y..y+k; after the band's first row only the
+                // last of them is new.
+                let first_new = if i == 0 { y } else { y + k - 1 };
+                for p in first_new..y + k {
+                    let sy = rows[p].expect("replicate always maps inside");
                     let row = &src.data[sy * row_len..(sy + 1) * row_len];
-                    padder.pad(row, T::default(), dst);
+                    padder.pad(row, T::default(), &mut ring[(p % k) * plen..][..plen]);
                 }
-                row_fn(&window, out_row, &mut scratch);
+                let window = Window {
+                    ring: &ring,
+                    first: y % k,
+                    k,
+                    plen,
+                };
+                row_fn(window, out_row, &mut scratch);
             }
         });
     out
@@ -119,15 +201,16 @@ fn for_each_window_row<T: Copy + Send + Sync + Default, S: Default>(
 
 /// 3×3 median: sort each padded column of three once, then each window's median is
 /// `med3(max of lows, med3 of mids, min of highs)` (the classic column-sorted reduction).
-fn median3<T: Ordered + Default>(src: Plane<'_, T>) -> Vec<T> {
+fn median3<T: Ordered + Default>(src: Plane<'_, T>, isa: Isa) -> Vec<T> {
     let c = src.channels;
-    let plen = (src.width + 2) * c;
     for_each_window_row(
         src,
         3,
         |w, out, (lo, mid, hi): &mut (Vec<T>, Vec<T>, Vec<T>)| {
-            let (a, rest) = w.split_at(plen);
-            let (b, cc) = rest.split_at(plen);
+            if T::vector_row(isa, w, c, out) {
+                return;
+            }
+            let (a, b, cc) = (w.row(0), w.row(1), w.row(2));
             lo.clear();
             mid.clear();
             hi.clear();
@@ -209,16 +292,18 @@ fn selection_network(n: usize, rank: usize) -> (Vec<(usize, usize)>, usize) {
 /// 5×5 median by a selection network applied to whole tiles of a row at once: wire `w`
 /// holds window element `w` for every position in the tile, so each comparator is an
 /// element-wise min/max over arrays (which the compiler vectorises).
-fn median5<T: Ordered + Default>(src: Plane<'_, T>) -> Vec<T> {
+fn median5<T: Ordered + Default>(src: Plane<'_, T>, isa: Isa) -> Vec<T> {
     const TILE: usize = 256;
     let c = src.channels;
-    let plen = (src.width + 4) * c;
     let (net, out_wire) = selection_network(25, 12);
     for_each_window_row(src, 5, |w, out, wires: &mut Vec<T>| {
+        if T::vector_row(isa, w, c, out) {
+            return;
+        }
         wires.resize(25 * TILE, T::default());
         for (tile, out) in out.chunks_mut(TILE).enumerate() {
             let (start, len) = (tile * TILE, out.len());
-            for (dy, row) in w.chunks_exact(plen).enumerate() {
+            for (dy, row) in w.rows().enumerate() {
                 for dx in 0..5 {
                     let src = &row[start + dx * c..][..len];
                     wires[(dy * 5 + dx) * TILE..][..len].copy_from_slice(src);
@@ -256,11 +341,10 @@ fn median_u8_hist(src: Plane<'_, u8>, k: usize) -> Vec<u8> {
     let rank = (k * k - 1) / 2;
     type Scratch = (Vec<[u32; 256]>, Vec<usize>, Vec<usize>);
     for_each_window_row(src, k, |w, out, (hist, med, below): &mut Scratch| {
-        let plen = (src.width + k - 1) * c;
         hist.clear();
         hist.resize(c, [0; 256]);
         // Padded column x' (source column x' - r, replicated) of window row j, channel ch.
-        let column = |x: usize, ch: usize| w.chunks_exact(plen).map(move |row| row[x * c + ch]);
+        let column = |x: usize, ch: usize| w.rows().map(move |row| row[x * c + ch]);
         for (ch, h) in hist.iter_mut().enumerate() {
             for x in 0..k {
                 for v in column(x, ch) {
@@ -308,6 +392,15 @@ fn median_u8_hist(src: Plane<'_, u8>, k: usize) -> Vec<u8> {
 /// (replicate border), channels independent. u8 takes any odd `ksize` ≥ 3; u16 and f32 take
 /// 3 or 5, as in OpenCV.
 pub fn median_blur(src: &Image, p: &MedianBlurParams) -> Result<Image, PluginError> {
+    median_blur_isa(src, p, Isa::active())
+}
+
+/// [`median_blur`] with the 3×3 and 5×5 u8/u16 paths run at `isa`.
+pub(crate) fn median_blur_isa(
+    src: &Image,
+    p: &MedianBlurParams,
+    isa: Isa,
+) -> Result<Image, PluginError> {
     let k = p.ksize as usize;
     let invalid = |allowed: &str| {
         Err(PluginError::invalid(format!(
@@ -317,19 +410,19 @@ pub fn median_blur(src: &Image, p: &MedianBlurParams) -> Result<Image, PluginErr
     };
     let data = match &src.data {
         PixelData::U8(v) => match k {
-            3 => PixelData::U8(median3(plane(src, v))),
-            5 => PixelData::U8(median5(plane(src, v))),
+            3 => PixelData::U8(median3(plane(src, v), isa)),
+            5 => PixelData::U8(median5(plane(src, v), isa)),
             k if k % 2 == 1 && k > 5 && k <= 255 => PixelData::U8(median_u8_hist(plane(src, v), k)),
             _ => return invalid("odd, 3 to 255"),
         },
         PixelData::U16(v) => match k {
-            3 => PixelData::U16(median3(plane(src, v))),
-            5 => PixelData::U16(median5(plane(src, v))),
+            3 => PixelData::U16(median3(plane(src, v), isa)),
+            5 => PixelData::U16(median5(plane(src, v), isa)),
             _ => return invalid("3 or 5"),
         },
         PixelData::F32(v) => match k {
-            3 => PixelData::F32(via_keys(plane(src, v), median3)),
-            5 => PixelData::F32(via_keys(plane(src, v), median5)),
+            3 => PixelData::F32(via_keys(plane(src, v), |p| median3(p, isa))),
+            5 => PixelData::F32(via_keys(plane(src, v), |p| median5(p, isa))),
             _ => return invalid("3 or 5"),
         },
         other => {
@@ -472,6 +565,69 @@ mod tests {
         .unwrap();
         let got = median_blur(&img16, &MedianBlurParams { ksize: 5 }).unwrap();
         assert_eq!(got.data, naive_image(&img16, 5));
+    }
+
+    #[test]
+    fn vector_network_is_the_checked_network() {
+        // `selection_networks_select` proves this network; the vector code must use it.
+        assert_eq!(
+            selection_network(25, 12),
+            (simd::median::NET25.to_vec(), 12)
+        );
+    }
+
+    #[test]
+    fn every_isa_level_equals_naive() {
+        // Widths around the vector sizes (16 and 32 u8 lanes, 8 and 16 u16 lanes), so the
+        // last vector overlaps, and rows narrower than a vector take the scalar row.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
+        };
+        for (w, h) in [
+            (1, 3),
+            (7, 5),
+            (16, 2),
+            (17, 6),
+            (31, 1),
+            (33, 7),
+            (64, 3),
+            (1023, 4),
+        ] {
+            for c in [1, 3] {
+                let n = w * h * c;
+                // Few distinct values half the time, so ties are common.
+                let m = if next() % 2 == 0 { 4 } else { 65536 };
+                let raw: Vec<u32> = (0..n).map(|_| next() % m).collect();
+                let u8s = PixelData::U8(raw.iter().map(|&x| (x * 97 % 256) as u8).collect());
+                let u16s =
+                    PixelData::U16(raw.iter().map(|&x| (x * 16411 % 65536) as u16).collect());
+                // Keys of both signs, zeros of both signs, infinities and NaN.
+                let special = [-0.0, 0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -1.5];
+                let f32s = PixelData::F32(
+                    raw.iter()
+                        .map(|&x| match x % 8 {
+                            0 => special[(x / 8 % 6) as usize],
+                            _ => (x as f32 - 30000.0) * 0.37,
+                        })
+                        .collect(),
+                );
+                for data in [u8s, u16s, f32s] {
+                    let img = Image::new(w, h, c, data).unwrap();
+                    for k in [3, 5] {
+                        let want = naive_image(&img, k);
+                        for isa in Isa::available() {
+                            let p = MedianBlurParams { ksize: k as u32 };
+                            let got = median_blur_isa(&img, &p, isa).unwrap();
+                            assert_eq!(got.data, want, "{isa} {w}x{h}x{c} k {k} {}", img.dtype());
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

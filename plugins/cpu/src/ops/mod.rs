@@ -12,6 +12,7 @@ pub mod edges;
 pub mod labeling;
 pub mod median;
 pub mod morphology;
+mod separable_u8;
 pub mod threshold;
 
 use serde_json::{Map, Value};

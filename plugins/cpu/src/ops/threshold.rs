@@ -1,9 +1,15 @@
 //! Thresholds: OpenCV `threshold`, with Otsu's method for u8 and u16.
 //!
-//! Integer images go through a lookup table over every possible value (256 or 65536 entries),
-//! so the per-pixel work is one load whatever the type.
+//! Integer images use vectors (one saturating compare and a select, [`crate::simd::threshold`])
+//! where the CPU has them; the scalar path is a lookup table over every possible value (256 or
+//! 65536 entries), so its per-pixel work is one load whatever the type.
 
-use crate::pixel::Pixel;
+use rayon::prelude::*;
+
+use crate::isa::Isa;
+use crate::pixel::{Pixel, Zeroed};
+use crate::simd::threshold::{Rule, Threshold};
+use crate::simd::{self, UnsignedLane};
 use yam_plugin_api::exact::otsu_threshold;
 use yam_plugin_api::{
     kernels::{ThresholdParams, ThresholdType},
@@ -17,6 +23,15 @@ use yam_plugin_api::{
 /// `maxval` are cast to f32 and compared in float (`<=` where OpenCV writes it, so NaN pixels
 /// become 0 except with `trunc`, which passes them through). One channel only.
 pub fn threshold(src: &Image, p: &ThresholdParams) -> Result<(Image, Option<f64>), PluginError> {
+    threshold_isa(src, p, Isa::active())
+}
+
+/// [`threshold`] with integer types run at `isa` (lowered to what the CPU has).
+pub(crate) fn threshold_isa(
+    src: &Image,
+    p: &ThresholdParams,
+    isa: Isa,
+) -> Result<(Image, Option<f64>), PluginError> {
     if src.channels != 1 {
         return Err(PluginError::invalid(format!(
             "threshold: input must have 1 channel, got {}",
@@ -26,12 +41,15 @@ pub fn threshold(src: &Image, p: &ThresholdParams) -> Result<(Image, Option<f64>
     let (data, otsu) = match &src.data {
         PixelData::U8(v) => {
             let t = p.otsu.then(|| otsu_threshold(&histogram::<256>(v)));
-            (PixelData::U8(threshold_int(v, t.unwrap_or(p.thresh), p)), t)
+            (
+                PixelData::U8(threshold_int(v, t.unwrap_or(p.thresh), p, isa)),
+                t,
+            )
         }
         PixelData::U16(v) => {
             let t = p.otsu.then(|| otsu_threshold(&histogram::<65536>(v)));
             (
-                PixelData::U16(threshold_int(v, t.unwrap_or(p.thresh), p)),
+                PixelData::U16(threshold_int(v, t.unwrap_or(p.thresh), p, isa)),
                 t,
             )
         }
@@ -58,7 +76,7 @@ pub fn threshold(src: &Image, p: &ThresholdParams) -> Result<(Image, Option<f64>
 }
 
 /// Integer pixel types thresholded through a table indexed by value.
-trait IntPixel: Pixel + Into<usize> {
+trait IntPixel: Pixel + UnsignedLane + Zeroed + Into<usize> {
     const LEVELS: usize;
     fn from_level(v: usize) -> Self;
 }
@@ -77,18 +95,45 @@ impl IntPixel for u16 {
     }
 }
 
-/// Applies `p.kind` with `thresh` to integer pixels, as OpenCV's 8U/16U paths.
-fn threshold_int<T: IntPixel>(src: &[T], thresh: f64, p: &ThresholdParams) -> Vec<T> {
+/// Applies `p.kind` with `thresh` to integer pixels, as OpenCV's 8U/16U paths, with vectors
+/// at `isa` when it is not [`Isa::Scalar`].
+fn threshold_int<T: IntPixel>(src: &[T], thresh: f64, p: &ThresholdParams, isa: Isa) -> Vec<T> {
     // cvFloor; values and T are integers, so comparing in i64 is exact.
     let t = thresh.floor() as i64;
     let maxval = T::saturate_from_f64(p.maxval);
-    let zero = T::from_level(0);
     let trunc = T::from_level(t.clamp(0, T::LEVELS as i64 - 1) as usize);
-    let lut: Vec<T> = (0..T::LEVELS)
+    let rule = Rule {
+        kind: p.kind,
+        // T at or above the largest value: nothing is above it, as with the largest value.
+        thresh: trunc,
+        all_above: t < 0,
+        maxval,
+        trunc,
+    };
+    const CHUNK: usize = 1 << 16;
+    if isa.usable() == Isa::Scalar {
+        let lut = threshold_lut(t, maxval, trunc, p.kind);
+        // Collected straight into the output (no zero fill first); one pass, as before.
+        return src.iter().map(|&v| lut[v.into()]).collect();
+    }
+    // Parallel chunks of whole vectors (any width), so only the last has a scalar tail.
+    let mut out = T::zeroed_vec(src.len());
+    let chunks = out.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK));
+    chunks.for_each(|(dst, src)| {
+        let ran = simd::dispatch(isa, Threshold { src, dst, rule }).is_ok();
+        debug_assert!(ran, "isa checked above");
+    });
+    out
+}
+
+/// The scalar path: a table over every value.
+fn threshold_lut<T: IntPixel>(t: i64, maxval: T, trunc: T, kind: ThresholdType) -> Vec<T> {
+    let zero = T::from_level(0);
+    (0..T::LEVELS)
         .map(|v| {
             let above = v as i64 > t;
             let same = T::from_level(v);
-            match p.kind {
+            match kind {
                 ThresholdType::Binary => pick(above, maxval, zero),
                 ThresholdType::BinaryInv => pick(above, zero, maxval),
                 ThresholdType::Trunc => pick(above, trunc, same),
@@ -96,8 +141,7 @@ fn threshold_int<T: IntPixel>(src: &[T], thresh: f64, p: &ThresholdParams) -> Ve
                 ThresholdType::ToZeroInv => pick(above, zero, same),
             }
         })
-        .collect();
-    src.iter().map(|&v| lut[v.into()]).collect()
+        .collect()
 }
 
 fn pick<T>(cond: bool, a: T, b: T) -> T {
@@ -325,6 +369,52 @@ mod tests {
             let PixelData::U8(o) = &out.data else { unreachable!() };
             for (&v, &o) in vals.iter().zip(o) {
                 prop_assert_eq!(o, if v as f64 > t { 255 } else { 0 });
+            }
+        }
+    }
+
+    #[test]
+    fn every_isa_level_equals_naive() {
+        // Odd lengths leave vector tails (70 007: two parallel chunks); thresholds cover
+        // below 0, the ends and beyond.
+        let kinds = [
+            ThresholdType::Binary,
+            ThresholdType::BinaryInv,
+            ThresholdType::Trunc,
+            ThresholdType::ToZero,
+            ThresholdType::ToZeroInv,
+        ];
+        let threshes = [
+            -3.0, -0.5, 0.0, 1.0, 127.7, 254.0, 255.0, 256.0, 65534.0, 65535.0, 7e4,
+        ];
+        for (i, n) in [1usize, 7, 15, 16, 17, 31, 33, 64, 100, 1023, 70_007]
+            .into_iter()
+            .enumerate()
+        {
+            let raw = lcg_values(n, 65536, 0, 0, i as u64 + 1);
+            // Small values too, so u16 thresholds near 0 and 255 meet equal pixels.
+            let raw16: Vec<u16> = raw
+                .iter()
+                .map(|&x| (x % (256 << (i % 2 * 8))) as u16)
+                .collect();
+            let raw8: Vec<u8> = raw.iter().map(|&x| x as u8).collect();
+            for &thresh in &threshes {
+                for kind in kinds {
+                    let p = params(thresh, 200.5, kind, false);
+                    let want8: Vec<u8> = raw8
+                        .iter()
+                        .map(|&v| naive(f64::from(v), thresh, 200.5, kind, 255.0) as u8)
+                        .collect();
+                    let want16: Vec<u16> = raw16
+                        .iter()
+                        .map(|&v| naive(f64::from(v), thresh, 200.5, kind, 65535.0) as u16)
+                        .collect();
+                    for isa in Isa::available() {
+                        let what = format!("{isa} n {n} thresh {thresh} {kind:?}");
+                        assert_eq!(threshold_int(&raw8, thresh, &p, isa), want8, "u8 {what}");
+                        assert_eq!(threshold_int(&raw16, thresh, &p, isa), want16, "u16 {what}");
+                    }
+                }
             }
         }
     }
