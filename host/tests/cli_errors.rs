@@ -223,3 +223,29 @@ fn usage_errors_exit_2_and_help_explains_exit_codes() {
         out.stdout
     );
 }
+
+#[test]
+fn an_unusable_yam_cpu_isa_is_a_warning_naming_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::yam_env(
+        dir.path(),
+        &["kernels"],
+        &[("YAM_CPU_ISA", std::ffi::OsStr::new("avx9000"))],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("WARN")
+            && out
+                .stderr
+                .contains("YAM_CPU_ISA=\"avx9000\" is not one of scalar, sse4.1, avx2, avx512"),
+        "{}",
+        out.stderr
+    );
+    // A level the CPU has is a choice, not a problem: no warning.
+    let out = common::yam_env(
+        dir.path(),
+        &["kernels"],
+        &[("YAM_CPU_ISA", std::ffi::OsStr::new("scalar"))],
+    );
+    assert!(!out.stderr.contains("WARN"), "{}", out.stderr);
+}

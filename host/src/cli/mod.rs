@@ -103,6 +103,11 @@ impl PluginArgs {
 /// Parses the command line, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
     init_logging();
+    // A YAM_CPU_ISA the CPU backend cannot honour is worth a warning, not silence.
+    let isa = yam_cpu::isa::selection();
+    if let (true, Some(note)) = (isa.fallback, &isa.note) {
+        tracing::warn!("{note}");
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

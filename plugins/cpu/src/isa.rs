@@ -124,6 +124,9 @@ pub struct Selection {
     pub detected: Isa,
     /// Why `isa` differs from what was asked, if it does (unknown value, level not supported).
     pub note: Option<String>,
+    /// The request could not be honoured (unknown value, or a level this CPU lacks): callers
+    /// should warn the user with `note`.
+    pub fallback: bool,
 }
 
 impl fmt::Display for Selection {
@@ -141,28 +144,31 @@ impl fmt::Display for Selection {
 /// `detected` is lowered to it, and either case says so in [`Selection::note`].
 pub fn choose(requested: Option<&str>, detected: Isa) -> Selection {
     let requested = requested.map(str::trim).filter(|s| !s.is_empty());
-    let (isa, note) = match requested {
-        None => (detected, None),
+    let (isa, note, fallback) = match requested {
+        None => (detected, None, false),
         Some(s) => match Isa::parse(s) {
             None => (
                 detected,
                 Some(format!(
                     "{ENV_VAR}={s:?} is not one of scalar, sse4.1, avx2, avx512; using {detected}"
                 )),
+                true,
             ),
             Some(want) if want > detected => (
                 detected,
                 Some(format!(
                     "{ENV_VAR}={s} is not supported by this CPU; using {detected}"
                 )),
+                true,
             ),
-            Some(want) => (want, Some(format!("capped by {ENV_VAR}={s}"))),
+            Some(want) => (want, Some(format!("capped by {ENV_VAR}={s}")), false),
         },
     };
     Selection {
         isa,
         detected,
         note,
+        fallback,
     }
 }
 
@@ -211,23 +217,25 @@ mod tests {
 
     #[test]
     fn env_value_caps_and_falls_back() {
+        // (level, says something, could not honour the request)
         let c = |s: Option<&str>, d| {
             let sel = choose(s, d);
-            (sel.isa, sel.note.is_some())
+            (sel.isa, sel.note.is_some(), sel.fallback)
         };
         // Unset or empty: the detected level, nothing to say.
-        assert_eq!(c(None, Isa::Avx2), (Isa::Avx2, false));
-        assert_eq!(c(Some("  "), Isa::Sse41), (Isa::Sse41, false));
+        assert_eq!(c(None, Isa::Avx2), (Isa::Avx2, false, false));
+        assert_eq!(c(Some("  "), Isa::Sse41), (Isa::Sse41, false, false));
         // A lower level is honoured.
-        assert_eq!(c(Some("scalar"), Isa::Avx512), (Isa::Scalar, true));
-        assert_eq!(c(Some("sse4.1"), Isa::Avx2), (Isa::Sse41, true));
-        assert_eq!(c(Some("avx2"), Isa::Avx2), (Isa::Avx2, true));
+        assert_eq!(c(Some("scalar"), Isa::Avx512), (Isa::Scalar, true, false));
+        assert_eq!(c(Some("sse4.1"), Isa::Avx2), (Isa::Sse41, true, false));
+        assert_eq!(c(Some("avx2"), Isa::Avx2), (Isa::Avx2, true, false));
         // A level the CPU lacks: the best one below it.
-        assert_eq!(c(Some("avx512"), Isa::Avx2), (Isa::Avx2, true));
-        assert_eq!(c(Some("avx2"), Isa::Scalar), (Isa::Scalar, true));
+        assert_eq!(c(Some("avx512"), Isa::Avx2), (Isa::Avx2, true, true));
+        assert_eq!(c(Some("avx2"), Isa::Scalar), (Isa::Scalar, true, true));
         // Unknown: the detected level, with the reason.
         let sel = choose(Some("avx1024"), Isa::Sse41);
         assert_eq!(sel.isa, Isa::Sse41);
+        assert!(sel.fallback);
         assert!(sel.note.unwrap().contains("avx1024"));
         assert!(choose(Some("avx512"), Isa::Avx2)
             .to_string()
