@@ -75,17 +75,23 @@ fn modules_are_listed_by_stage_with_capabilities() {
 
 #[test]
 fn a_closed_stdout_ends_yam_quietly_without_a_panic() {
+    use std::os::fd::{FromRawFd, OwnedFd};
     use std::os::unix::process::ExitStatusExt;
     use std::process::{Command, Stdio};
-    // `yam kernels | true`: the reader is gone before yam writes its first line.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_yam"))
+    // `yam kernels | true`, deterministically: stdout is a pipe whose read end is closed
+    // before yam starts, so its first write fails.
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe() returns.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both descriptors were just created and are owned here.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    let out = Command::new(env!("CARGO_BIN_EXE_yam"))
         .args(["kernels", "--json"])
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(write))
         .stderr(Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.is_empty(), "{stderr}");
     // Ended by SIGPIPE, as `cat` or `ls` would be.
