@@ -11,6 +11,7 @@ pub mod dlpack;
 mod executor;
 pub mod kernels;
 pub mod ops;
+pub mod staging;
 pub mod view;
 
 pub use executor::DeviceExecutor;

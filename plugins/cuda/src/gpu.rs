@@ -14,7 +14,12 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::Ptx;
 use yam_plugin_api::{
-    gpu::{cache, dlpack, kernels::variants, Arg, Device, Launch, Source},
+    gpu::{
+        cache, dlpack,
+        kernels::variants,
+        staging::{HostBlock, StagingPool},
+        Arg, Device, Launch, Source,
+    },
     DeviceInfo, DlDevice, PluginError,
 };
 
@@ -39,6 +44,16 @@ struct Pinned {
 // executor, used by one thread at a time) touches it.
 unsafe impl Send for Pinned {}
 
+impl HostBlock for Pinned {
+    fn ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    fn size(&self) -> usize {
+        self.len
+    }
+}
+
 impl Drop for Pinned {
     fn drop(&mut self) {
         // SAFETY: `ptr` came from malloc_host and is freed once.
@@ -48,6 +63,8 @@ impl Drop for Pinned {
 
 /// A context and a stream on one device, with its compiled modules.
 pub struct Gpu {
+    /// Pinned blocks for transfers; declared first so they are freed while the context lives.
+    staging: StagingPool<Pinned>,
     /// Device ordinal.
     pub ordinal: usize,
     /// Device name.
@@ -66,7 +83,6 @@ pub struct Gpu {
     pub cache: Option<PathBuf>,
     modules: HashMap<(Source, String), Arc<CudaModule>>,
     functions: HashMap<(Source, String, &'static str), CudaFunction>,
-    staging: Option<Pinned>,
     /// How each module was obtained, in load order.
     pub build_log: Vec<(Source, String, Built)>,
 }
@@ -121,7 +137,7 @@ impl Gpu {
             cache: cache::dir("cuda", "YAM_CUDA_CACHE"),
             modules: HashMap::new(),
             functions: HashMap::new(),
-            staging: None,
+            staging: StagingPool::default(),
             build_log: Vec::new(),
         })
     }
@@ -271,52 +287,52 @@ impl Gpu {
         buf.device_ptr(buf.stream()).0
     }
 
-    fn staging(&mut self, len: usize) -> Result<*mut u8, CuError> {
-        if self.staging.as_ref().is_none_or(|p| p.len < len) {
-            // The previous copies through the old buffer must be done before it is freed.
-            self.wait()?;
-            self.staging = None;
-            self.bind()?;
+    fn pinned(&mut self, len: usize) -> Result<Pinned, CuError> {
+        self.bind()?;
+        self.staging.take(len, |size| {
             // SAFETY: a plain page-locked allocation; freed by `Pinned::drop`.
-            let ptr = unsafe { result::malloc_host(len.max(1), 0) }.map_err(CuError::driver(
-                format!("allocating {len} bytes of pinned memory"),
-            ))?;
-            self.staging = Some(Pinned {
+            let ptr = unsafe { result::malloc_host(size, 0) }.map_err(CuError::driver(format!(
+                "allocating {size} bytes of pinned memory"
+            )))?;
+            Ok(Pinned {
                 ptr: ptr.cast(),
-                len: len.max(1),
-            });
-        }
-        Ok(self.staging.as_ref().expect("set above").ptr)
+                len: size,
+            })
+        })
     }
 
-    /// Copies `bytes` to device address `dst` through pinned memory. Waits only for earlier
-    /// copies through the staging buffer, never for kernels queued after.
+    /// Copies `bytes` to device address `dst` through a pinned block, queued: the host does
+    /// not wait for earlier work (the block is reused only after the next wait).
     pub fn upload_bytes(&mut self, dst: sys::CUdeviceptr, bytes: &[u8]) -> Result<(), CuError> {
-        self.bind()?;
-        // The staging buffer may still feed an earlier queued upload.
-        self.wait()?;
-        let stage = self.staging(bytes.len())?;
-        // SAFETY: the staging buffer holds at least `bytes.len()` bytes and no copy uses it.
-        let host = unsafe { std::slice::from_raw_parts_mut(stage, bytes.len()) };
+        let block = self.pinned(bytes.len())?;
+        // SAFETY: the block holds at least `bytes.len()` bytes and no queued copy uses it.
+        let host = unsafe { std::slice::from_raw_parts_mut(block.ptr, bytes.len()) };
         host.copy_from_slice(bytes);
         // SAFETY: `dst` is a device allocation of at least `host.len()` bytes (checked by the
-        // executor); `host` stays alive and untouched until the next synchronize.
-        unsafe { result::memcpy_htod_async(dst, &*host, self.stream.cu_stream()) }
-            .map_err(CuError::driver("copying to the device"))
+        // executor); the block stays allocated and untouched until the next wait.
+        let r = unsafe { result::memcpy_htod_async(dst, &*host, self.stream.cu_stream()) };
+        self.staging.queued(block);
+        r.map_err(CuError::driver("copying to the device"))
     }
 
     /// Copies `out.len()` bytes from device address `src` into `out`, waiting for the queue.
     pub fn download_bytes(&mut self, src: sys::CUdeviceptr, out: &mut [u8]) -> Result<(), CuError> {
-        self.bind()?;
-        let stage = self.staging(out.len())?;
-        // SAFETY: the staging buffer holds at least `out.len()` bytes.
-        let host = unsafe { std::slice::from_raw_parts_mut(stage, out.len()) };
+        let block = self.pinned(out.len())?;
+        // SAFETY: the block holds at least `out.len()` bytes.
+        let host = unsafe { std::slice::from_raw_parts_mut(block.ptr, out.len()) };
         // SAFETY: `src` is a device allocation of at least `out.len()` bytes.
-        unsafe { result::memcpy_dtoh_async(&mut *host, src, self.stream.cu_stream()) }
-            .map_err(CuError::driver("copying from the device"))?;
-        self.wait()?;
-        out.copy_from_slice(host);
-        Ok(())
+        let r = unsafe { result::memcpy_dtoh_async(&mut *host, src, self.stream.cu_stream()) };
+        let done = r
+            .map_err(CuError::driver("copying from the device"))
+            .and_then(|()| self.wait());
+        if done.is_ok() {
+            out.copy_from_slice(host);
+            self.staging.give_back(block);
+        } else {
+            // After a failed copy the stream may still use the block: keep it in flight.
+            self.staging.queued(block);
+        }
+        done
     }
 
     /// Copies `bytes` bytes between device addresses, queued.
@@ -340,11 +356,14 @@ impl Gpu {
             .map_err(CuError::driver("binding the context to this thread"))
     }
 
-    /// Waits for everything queued; errors of asynchronous work surface here.
-    pub fn wait(&self) -> Result<(), CuError> {
+    /// Waits for everything queued; errors of asynchronous work surface here. Pinned blocks
+    /// become free again.
+    pub fn wait(&mut self) -> Result<(), CuError> {
         self.stream
             .synchronize()
-            .map_err(CuError::driver("waiting for the stream"))
+            .map_err(CuError::driver("waiting for the stream"))?;
+        self.staging.waited();
+        Ok(())
     }
 }
 

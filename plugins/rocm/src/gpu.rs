@@ -14,7 +14,12 @@ use hip_sys::hiprt::{
 };
 use yam_plugin_api::{
     dl_device,
-    gpu::{cache, kernels::variants, Arg, Device, Launch, Source},
+    gpu::{
+        cache,
+        kernels::variants,
+        staging::{HostBlock, StagingPool},
+        Arg, Device, Launch, Source,
+    },
     DeviceInfo, DlDevice, PluginError,
 };
 
@@ -57,6 +62,16 @@ struct Pinned {
 // SAFETY: plain host memory owned by this value, used by one executor at a time.
 unsafe impl Send for Pinned {}
 
+impl HostBlock for Pinned {
+    fn ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    fn size(&self) -> usize {
+        self.len
+    }
+}
+
 impl Drop for Pinned {
     fn drop(&mut self) {
         // SAFETY: `ptr` came from hipHostMalloc and is freed once.
@@ -66,6 +81,8 @@ impl Drop for Pinned {
 
 /// A stream on one HIP device, with its compiled code objects.
 pub struct HipGpu {
+    /// Pinned blocks for transfers (reused once the stream has been waited for).
+    staging: StagingPool<Pinned>,
     /// The device.
     pub found: runtime::Found,
     /// `hipDriverGetVersion`.
@@ -75,7 +92,6 @@ pub struct HipGpu {
     pub cache: Option<PathBuf>,
     modules: HashMap<(Source, String), hipModule_t>,
     functions: HashMap<(Source, String, &'static str), hipFunction_t>,
-    staging: Option<Pinned>,
     /// How each code object was obtained, in load order.
     pub build_log: Vec<(Source, String, Built)>,
 }
@@ -130,7 +146,7 @@ impl HipGpu {
             cache: cache::dir("rocm", "YAM_ROCM_CACHE"),
             modules: HashMap::new(),
             functions: HashMap::new(),
-            staging: None,
+            staging: StagingPool::default(),
             build_log: Vec::new(),
         })
     }
@@ -218,28 +234,28 @@ impl HipGpu {
         Ok(f)
     }
 
-    fn staging(&mut self, len: usize) -> Result<*mut u8, HipError> {
-        if self.staging.as_ref().is_none_or(|p| p.len < len) {
-            self.wait()?;
-            self.staging = None;
+    fn pinned(&mut self, len: usize) -> Result<Pinned, HipError> {
+        self.staging.take(len, |size| {
             let mut p: *mut c_void = std::ptr::null_mut();
             // SAFETY: valid out-pointer; freed by `Pinned::drop`.
-            check(unsafe { hipHostMalloc(&mut p, len.max(1), 0) }, || {
-                format!("allocating {len} bytes of pinned memory")
+            check(unsafe { hipHostMalloc(&mut p, size, 0) }, || {
+                format!("allocating {size} bytes of pinned memory")
             })?;
-            self.staging = Some(Pinned {
+            Ok(Pinned {
                 ptr: p.cast(),
-                len: len.max(1),
-            });
-        }
-        Ok(self.staging.as_ref().expect("set above").ptr)
+                len: size,
+            })
+        })
     }
 
-    fn wait(&self) -> Result<(), HipError> {
+    /// Waits for everything queued; pinned blocks become free again.
+    fn wait(&mut self) -> Result<(), HipError> {
         // SAFETY: the stream is live.
         check(unsafe { hipStreamSynchronize(self.stream) }, || {
             "waiting for the stream".into()
-        })
+        })?;
+        self.staging.waited();
+        Ok(())
     }
 }
 
@@ -300,36 +316,49 @@ impl Device for HipGpu {
 
     fn upload(&mut self, dst: u64, bytes: &[u8]) -> Result<(), PluginError> {
         self.select()?;
-        // The staging buffer may still feed an earlier queued upload.
-        self.wait()?;
-        let stage = self.staging(bytes.len())?;
-        // SAFETY: the staging buffer holds at least `bytes.len()` bytes and no copy uses it.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), stage, bytes.len()) };
+        let block = self.pinned(bytes.len())?;
+        // SAFETY: the block holds at least `bytes.len()` bytes and no queued copy uses it.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), block.ptr, bytes.len()) };
         // SAFETY: `dst` is a device allocation of at least that many bytes (checked by the
-        // executor); the staging buffer stays untouched until the next wait.
+        // executor); the block stays allocated and untouched until the next wait.
         let r = unsafe {
             hipMemcpyHtoDAsync(
                 dst as hipDeviceptr_t,
-                stage.cast(),
+                block.ptr.cast(),
                 bytes.len(),
                 self.stream,
             )
         };
+        self.staging.queued(block);
         Ok(check(r, || "copying to the device".into())?)
     }
 
     fn download(&mut self, src: u64, out: &mut [u8]) -> Result<(), PluginError> {
         self.select()?;
-        let stage = self.staging(out.len())?;
-        // SAFETY: `src` holds at least `out.len()` bytes; so does the staging buffer.
+        let block = self.pinned(out.len())?;
+        // SAFETY: `src` holds at least `out.len()` bytes; so does the block.
         let r = unsafe {
-            hipMemcpyDtoHAsync(stage.cast(), src as hipDeviceptr_t, out.len(), self.stream)
+            hipMemcpyDtoHAsync(
+                block.ptr.cast(),
+                src as hipDeviceptr_t,
+                out.len(),
+                self.stream,
+            )
         };
-        check(r, || "copying from the device".into())?;
-        self.wait()?;
-        // SAFETY: the copy has finished; the staging buffer holds `out.len()` bytes.
-        unsafe { std::ptr::copy_nonoverlapping(stage, out.as_mut_ptr(), out.len()) };
-        Ok(())
+        let done = check(r, || "copying from the device".into()).and_then(|()| self.wait());
+        match done {
+            Ok(()) => {
+                // SAFETY: the copy has finished; the block holds `out.len()` bytes.
+                unsafe { std::ptr::copy_nonoverlapping(block.ptr, out.as_mut_ptr(), out.len()) };
+                self.staging.give_back(block);
+                Ok(())
+            }
+            Err(e) => {
+                // The stream may still use the block after a failed copy: keep it in flight.
+                self.staging.queued(block);
+                Err(e.into())
+            }
+        }
     }
 
     fn copy(&mut self, src: u64, dst: u64, bytes: usize) -> Result<(), PluginError> {
