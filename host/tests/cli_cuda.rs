@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::{examples, json, scratch, yam_env};
+use common::{examples, install_plugin, json, plugin_status, scratch, yam_env};
 use fixture_support::built_library;
 
 /// The reasons the plugin documents (yam_cuda::runtime and yam_cuda::nvrtc).
@@ -20,55 +19,19 @@ const REASONS: [&str; 3] = [
     "libnvrtc.so not found",
 ];
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// A plugin folder holding `libyam_cuda.so` and its shipped manifest, and the GPU example.
 fn install(dir: &Path) -> PathBuf {
-    let plugins = dir.join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::set_permissions(&plugins, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let lib = plugins.join("libyam_cuda.so");
-    std::fs::copy(built_library("yam-cuda"), &lib).unwrap();
-    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let manifest = plugins.join("cuda.json");
-    std::fs::copy(repo().join("plugins/cuda/cuda.json"), &manifest).unwrap();
-    std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let lib = std::fs::read(built_library("yam-cuda")).unwrap();
     std::fs::copy(
         examples().join("cells-gpu.json"),
         dir.join("cells-gpu.json"),
     )
     .unwrap();
-    plugins
+    install_plugin(dir, &lib, "libyam_cuda.so", "plugins/cuda/cuda.json")
 }
 
-/// `(status, reason)` of the cuda plugin in `yam plugins list --json`.
 fn status(dir: &Path, plugins: &Path, cache: &Path) -> (String, String) {
-    let out = yam_env(
-        dir,
-        &[
-            "plugins",
-            "list",
-            "--json",
-            "--plugin-dir",
-            plugins.to_str().unwrap(),
-        ],
-        &[("XDG_CACHE_HOME", cache.as_os_str())],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let list = v
-        .as_array()
-        .cloned()
-        .or_else(|| v["plugins"].as_array().cloned())
-        .expect("a list of plugins");
-    let p = list
-        .iter()
-        .find(|p| p["name"] == "cuda")
-        .unwrap_or_else(|| panic!("cuda is not listed: {v}"));
-    let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
-    (text("status"), text("reason"))
+    plugin_status(dir, plugins, cache, "cuda")
 }
 
 fn run_gpu_example(dir: &Path, plugins: &Path, cache: &Path, extra: &[&str]) -> common::Outcome {

@@ -6,60 +6,23 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::{json, scratch, yam_env};
+use common::{install_plugin, json, plugin_status, scratch, yam_env};
 use fixture_support::built_library;
-
-/// What the plugin says when the ICD loader finds no platform (yam_opencl::device::NO_PLATFORM).
-const NO_PLATFORM: &str = "no OpenCL platform found (is an ICD installed in /etc/OpenCL/vendors?)";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// A plugin folder holding `libyam_opencl.so` and its shipped manifest.
 fn install(dir: &Path) -> PathBuf {
-    let plugins = dir.join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::set_permissions(&plugins, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let lib = plugins.join("libyam_opencl.so");
-    std::fs::copy(built_library("yam-opencl"), &lib).unwrap();
-    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let manifest = plugins.join("opencl.json");
-    std::fs::copy(repo().join("plugins/opencl/opencl.json"), &manifest).unwrap();
-    std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o644)).unwrap();
-    plugins
+    let lib = std::fs::read(built_library("yam-opencl")).unwrap();
+    install_plugin(dir, &lib, "libyam_opencl.so", "plugins/opencl/opencl.json")
 }
 
-/// `(status, reason)` of the opencl plugin in `yam plugins list --json`.
 fn status(dir: &Path, plugins: &Path, cache: &Path) -> (String, String) {
-    let out = yam_env(
-        dir,
-        &[
-            "plugins",
-            "list",
-            "--json",
-            "--plugin-dir",
-            plugins.to_str().unwrap(),
-        ],
-        &[("XDG_CACHE_HOME", cache.as_os_str())],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let list = v
-        .as_array()
-        .cloned()
-        .or_else(|| v["plugins"].as_array().cloned())
-        .expect("a list of plugins");
-    let p = list
-        .iter()
-        .find(|p| p["name"] == "opencl")
-        .unwrap_or_else(|| panic!("opencl is not listed: {v}"));
-    let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
-    (text("status"), text("reason"))
+    plugin_status(dir, plugins, cache, "opencl")
 }
+
+/// What the plugin says when the ICD loader finds no platform (yam_opencl::device::NO_PLATFORM).
+const NO_PLATFORM: &str = "no OpenCL platform found (is an ICD installed in /etc/OpenCL/vendors?)";
 
 #[test]
 fn opencl_plugin_passes_conformance_or_says_why_it_cannot_run() {

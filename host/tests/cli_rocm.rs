@@ -7,56 +7,18 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::{json, scratch, yam_env};
+use common::{install_plugin, json, plugin_status, scratch, yam_env};
 use fixture_support::built_library;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// A plugin folder holding `bytes` as `libyam_rocm.so` and the shipped manifest.
 fn install(dir: &Path, bytes: &[u8]) -> PathBuf {
-    let plugins = dir.join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::set_permissions(&plugins, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let lib = plugins.join("libyam_rocm.so");
-    std::fs::write(&lib, bytes).unwrap();
-    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let manifest = plugins.join("rocm.json");
-    std::fs::copy(repo().join("plugins/rocm/rocm.json"), &manifest).unwrap();
-    std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o644)).unwrap();
-    plugins
+    install_plugin(dir, bytes, "libyam_rocm.so", "plugins/rocm/rocm.json")
 }
 
-/// `(status, reason)` of the rocm plugin in `yam plugins list --json`.
 fn status(dir: &Path, plugins: &Path, cache: &Path) -> (String, String) {
-    let out = yam_env(
-        dir,
-        &[
-            "plugins",
-            "list",
-            "--json",
-            "--plugin-dir",
-            plugins.to_str().unwrap(),
-        ],
-        &[("XDG_CACHE_HOME", cache.as_os_str())],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let list = v
-        .as_array()
-        .cloned()
-        .or_else(|| v["plugins"].as_array().cloned())
-        .expect("a list of plugins");
-    let p = list
-        .iter()
-        .find(|p| p["name"] == "rocm")
-        .unwrap_or_else(|| panic!("rocm is not listed: {v}"));
-    let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
-    (text("status"), text("reason"))
+    plugin_status(dir, plugins, cache, "rocm")
 }
 
 #[test]

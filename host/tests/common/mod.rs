@@ -79,3 +79,51 @@ pub fn one_step(dir: &Path, name: &str, step: &str, params: &str) -> String {
         &format!(r#"{{"steps":[{{"name":"{step}","params":{params}}}]}}"#),
     )
 }
+
+/// Makes `dir/plugins` (mode 755) holding `library` (the bytes of a plugin, mode 755) as
+/// `file` and the shipped manifest `manifest` (a path under the repository root, mode 644);
+/// returns the folder.
+pub fn install_plugin(dir: &Path, library: &[u8], file: &str, manifest: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    let plugins = dir.join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    mode(&plugins, 0o755).unwrap();
+    let lib = plugins.join(file);
+    std::fs::write(&lib, library).unwrap();
+    mode(&lib, 0o755).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = plugins.join(Path::new(manifest).file_name().unwrap());
+    std::fs::copy(repo.join(manifest), &target).unwrap();
+    mode(&target, 0o644).unwrap();
+    plugins
+}
+
+/// `(status, reason)` of plugin `name` in `yam plugins list --json` over `plugins`, with the
+/// registry cache under `cache`.
+pub fn plugin_status(dir: &Path, plugins: &Path, cache: &Path, name: &str) -> (String, String) {
+    let out = yam_env(
+        dir,
+        &[
+            "plugins",
+            "list",
+            "--json",
+            "--plugin-dir",
+            plugins.to_str().unwrap(),
+        ],
+        &[("XDG_CACHE_HOME", cache.as_os_str())],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let list = v
+        .as_array()
+        .cloned()
+        .or_else(|| v["plugins"].as_array().cloned())
+        .expect("a list of plugins");
+    let p = list
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is not listed: {v}"));
+    let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+    (text("status"), text("reason"))
+}

@@ -18,7 +18,37 @@ pub use executor::DeviceExecutor;
 pub use kernels::Source;
 pub use view::View;
 
-use crate::{DeviceInfo, DlDevice, PluginError};
+use crate::{kernel, DeviceInfo, DlDevice, KernelDeclaration, PluginError};
+
+/// Kernels whose output has the input's shape and dtype: safe to run in place (the executor
+/// reads from a device copy of the input).
+const INPLACE: &[&str] = &[
+    "gaussian_blur",
+    "median_blur",
+    "erode",
+    "dilate",
+    "morphology",
+    "threshold",
+];
+
+/// What a backend built on this module declares: every kernel of [`ops::IMPLEMENTED`] with
+/// the catalogue's dtypes and channel counts, no size limit.
+pub fn declared_kernels() -> Vec<KernelDeclaration> {
+    ops::IMPLEMENTED
+        .iter()
+        .map(|id| {
+            let spec = kernel(id).expect("implemented kernels are catalogue kernels");
+            KernelDeclaration {
+                id: spec.id.into(),
+                schema_version: spec.schema_version,
+                dtypes: spec.dtypes.to_vec().into(),
+                channels: spec.channels.to_vec().into(),
+                max_pixels: 0,
+                supports_inplace: INPLACE.contains(id),
+            }
+        })
+        .collect()
+}
 
 /// One kernel argument, by value; pointers are device addresses.
 #[derive(Debug, Clone, Copy, PartialEq)]
