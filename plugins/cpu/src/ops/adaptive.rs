@@ -49,6 +49,20 @@ fn local_mean(src: &Image, v: &[u8], block: u32, method: AdaptiveMethod) -> Vec<
     }
 }
 
+/// `imax` where `pass(src - mean)`, else 0.
+fn compare(src: &[u8], mean: &[u8], imax: u8, pass: impl Fn(i32) -> bool) -> Vec<u8> {
+    src.iter()
+        .zip(mean)
+        .map(|(&s, &m)| {
+            if pass(i32::from(s) - i32::from(m)) {
+                imax
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
 /// OpenCV `adaptiveThreshold(src, maxval, method, type, block_size, c)`: with `m` the local
 /// mean (see `local_mean`), binary writes `maxval` where `src − m > −ceil(c)`, binary_inv
 /// where `src − m <= −floor(c)`, 0 elsewhere. `maxval` is saturated to u8 (a negative
@@ -73,31 +87,24 @@ pub fn adaptive_threshold(src: &Image, p: &AdaptiveThresholdParams) -> Result<Im
     } else {
         let imax = u8::saturate_from_f64(p.maxval);
         let mean = local_mean(src, v, block, p.method);
-        let pass: Box<dyn Fn(i64) -> bool> = match p.kind {
+        // |src - mean| <= 255, so clamping the rounded delta keeps every comparison and lets
+        // the loops below run on i32 lanes (one monomorphic loop per type, vectorised).
+        let delta = |d: f64| d.clamp(-1000.0, 1000.0) as i32;
+        match p.kind {
             ThresholdType::Binary => {
-                let idelta = p.c.ceil() as i64;
-                Box::new(move |d| d > -idelta)
+                let idelta = delta(p.c.ceil());
+                compare(v, &mean, imax, |d| d > -idelta)
             }
             ThresholdType::BinaryInv => {
-                let idelta = p.c.floor() as i64;
-                Box::new(move |d| d <= -idelta)
+                let idelta = delta(p.c.floor());
+                compare(v, &mean, imax, |d| d <= -idelta)
             }
             other => {
                 return invalid(format!(
                     "type {other:?} is not supported (binary, binary_inv)"
                 ))
             }
-        };
-        v.iter()
-            .zip(&mean)
-            .map(|(&s, &m)| {
-                if pass(i64::from(s) - i64::from(m)) {
-                    imax
-                } else {
-                    0
-                }
-            })
-            .collect()
+        }
     };
     Ok(Image {
         width: src.width,
