@@ -5,16 +5,13 @@ use std::ops::{Add, Mul};
 use rayon::prelude::*;
 use yam_plugin_api::{
     kernels::{BorderMode, GaussianBlurParams},
-    DType, Image, PixelData, PluginError,
+    Image, PixelData, PluginError,
 };
 
 use super::border::{index_table, RowPadder};
 use super::separable_u8::gaussian_u8;
 use crate::isa::Isa;
 use crate::pixel::Pixel;
-
-/// Largest kernel size accepted (explicit or derived from sigma).
-const MAX_KSIZE: usize = 65535;
 
 /// Rows per parallel band: about four bands per thread, but at least `min_rows` so that
 /// per-band set-up (filling a ring of intermediate rows) stays a small share of the work.
@@ -119,46 +116,8 @@ where
 }
 
 pub use yam_plugin_api::exact::{gaussian_kernel, gaussian_kernel_fixed};
-
-/// Size and sigma of the Gaussian along one axis.
-type Axis = (usize, f64);
-
-/// Kernel sizes and sigmas `((nx, sigma_x), (ny, sigma_y))` for a blur of `dtype`, following
-/// OpenCV `createGaussianKernels`.
-fn gaussian_sizes(p: &GaussianBlurParams, dtype: DType) -> Result<(Axis, Axis), PluginError> {
-    let invalid = |what: String| Err(PluginError::invalid(format!("gaussian_blur: {what}")));
-    if !p.sigma.is_finite() || !p.sigma_y.is_finite() {
-        return invalid(format!(
-            "sigma {} / sigma_y {} must be finite",
-            p.sigma, p.sigma_y
-        ));
-    }
-    let sigma_x = p.sigma;
-    let sigma_y = if p.sigma_y <= 0.0 { sigma_x } else { p.sigma_y };
-    let (nx, ny) = if p.ksize == 0 {
-        if sigma_x <= 0.0 {
-            return invalid("ksize 0 needs sigma > 0 (the size comes from sigma)".into());
-        }
-        let per_side = if dtype == DType::U8 { 3.0 } else { 4.0 };
-        let size = |s: f64| (s * per_side * 2.0 + 1.0).round_ties_even();
-        let (fx, fy) = (size(sigma_x), size(sigma_y));
-        if fx.max(fy) > MAX_KSIZE as f64 {
-            return invalid(format!(
-                "sigma {sigma_x} / sigma_y {sigma_y} give a kernel above {MAX_KSIZE} taps"
-            ));
-        }
-        (fx as usize | 1, fy as usize | 1)
-    } else {
-        let k = p.ksize as usize;
-        if k % 2 == 0 || k > MAX_KSIZE {
-            return invalid(format!(
-                "ksize {k} must be odd and at most {MAX_KSIZE}, or 0"
-            ));
-        }
-        (k, k)
-    };
-    Ok(((nx, sigma_x.max(0.0)), (ny, sigma_y.max(0.0))))
-}
+// OpenCV `createGaussianKernels` sizes, shared with the GPU backends.
+use yam_plugin_api::exact::gaussian_sizes;
 
 /// OpenCV `GaussianBlur` (no ROI, `ALGO_HINT_ACCURATE`), channels independent.
 ///
@@ -282,7 +241,7 @@ pub(crate) fn plane<'a, T>(img: &Image, data: &'a [T]) -> Plane<'a, T> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use yam_plugin_api::kernels::Border;
+    use yam_plugin_api::{kernels::Border, DType};
 
     const MODES: [BorderMode; 5] = [
         BorderMode::Reflect101,
