@@ -189,6 +189,44 @@ macro_rules! export_plugin {
     };
 }
 
+/// Checks a backend's shipped manifest (its JSON text) against what the library itself
+/// declares, as the host will when it scans the plugin: the name, the backend kind, the
+/// library file, the API version and every kernel declaration must agree. For the backend's
+/// own tests; returns the first difference.
+pub fn check_manifest<B: Backend>(manifest_json: &str, library: &str) -> Result<(), String> {
+    let m: serde_json::Value =
+        serde_json::from_str(manifest_json).map_err(|e| format!("manifest is not JSON: {e}"))?;
+    let d = B::descriptor();
+    let kind = d.kind().map(|k| k.name()).unwrap_or("?");
+    let declared = serde_json::to_value(B::declared_kernels()).map_err(|e| e.to_string())?;
+    let expected = [
+        ("name", serde_json::Value::from(d.name.as_str())),
+        ("backend", kind.into()),
+        ("library", library.into()),
+        ("api_version", crate::API_VERSION.into()),
+        ("kernels", declared),
+    ];
+    for (field, want) in expected {
+        if m[field] == want {
+            continue;
+        }
+        // Name the first kernel that differs rather than print both lists.
+        if let (Some(got), Some(want)) = (m[field].as_array(), want.as_array()) {
+            let n = got.iter().zip(want).take_while(|(g, w)| g == w).count();
+            return Err(format!(
+                "manifest kernel {n}: {}, the library declares {}",
+                got.get(n).map_or("missing".into(), |v| v.to_string()),
+                want.get(n).map_or("nothing".into(), |v| v.to_string())
+            ));
+        }
+        return Err(format!(
+            "manifest field `{field}` is {}, the library declares {want}",
+            m[field]
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
