@@ -387,7 +387,7 @@ pub(crate) fn upload(
 ) -> Result<BufferHandle, PluginError> {
     let h = ex.allocate(image.desc()).into_result()?;
     live.push(h);
-    ex.upload(h, RSlice::from_slice(&image.data.to_ne_bytes()))
+    ex.upload(h, RSlice::from_slice(image.data.as_ne_bytes()))
         .into_result()?;
     Ok(h)
 }
@@ -400,10 +400,11 @@ pub(crate) fn download(
     let dtype = desc
         .dtype()
         .ok_or_else(|| PluginError::invalid("output buffer has an unknown dtype"))?;
-    let mut bytes = vec![0u8; desc.required_bytes().unwrap_or(0)];
-    ex.download(h, RSliceMut::from_mut_slice(&mut bytes))
+    let bytes = desc.required_bytes().unwrap_or(0);
+    // Straight into typed storage: no byte buffer to convert afterwards.
+    let mut data = PixelData::zeros(dtype, bytes / dtype.size_bytes());
+    ex.download(h, RSliceMut::from_mut_slice(data.as_ne_bytes_mut()))
         .into_result()?;
-    let data = PixelData::from_ne_bytes(dtype, &bytes).expect("sized from the descriptor");
     Image::new(desc.width(), desc.height(), desc.channels(), data)
         .map_err(|e| PluginError::invalid(e.to_string()))
 }

@@ -63,12 +63,29 @@ impl PixelData {
 
     /// The elements as native-endian bytes (a copy).
     pub fn to_ne_bytes(&self) -> Vec<u8> {
+        self.as_ne_bytes().to_vec()
+    }
+
+    /// The elements as native-endian bytes, without copying.
+    pub fn as_ne_bytes(&self) -> &[u8] {
         match self {
-            PixelData::U8(v) => v.clone(),
-            PixelData::U16(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
-            PixelData::I16(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
-            PixelData::I32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
-            PixelData::F32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+            PixelData::U8(v) => v,
+            PixelData::U16(v) => bytes_of(v),
+            PixelData::I16(v) => bytes_of(v),
+            PixelData::I32(v) => bytes_of(v),
+            PixelData::F32(v) => bytes_of(v),
+        }
+    }
+
+    /// The elements as mutable native-endian bytes: writing bytes writes the elements (every
+    /// bit pattern is a valid u8, u16, i16, i32 or f32).
+    pub fn as_ne_bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            PixelData::U8(v) => v,
+            PixelData::U16(v) => bytes_of_mut(v),
+            PixelData::I16(v) => bytes_of_mut(v),
+            PixelData::I32(v) => bytes_of_mut(v),
+            PixelData::F32(v) => bytes_of_mut(v),
         }
     }
 
@@ -79,27 +96,32 @@ impl PixelData {
         if bytes.len() % size != 0 {
             return None;
         }
-        let chunks = bytes.chunks_exact(size);
-        Some(match dtype {
-            DType::U8 => PixelData::U8(bytes.to_vec()),
-            DType::U16 => {
-                PixelData::U16(chunks.map(|c| u16::from_ne_bytes([c[0], c[1]])).collect())
-            }
-            DType::I16 => {
-                PixelData::I16(chunks.map(|c| i16::from_ne_bytes([c[0], c[1]])).collect())
-            }
-            DType::I32 => PixelData::I32(
-                chunks
-                    .map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
-            ),
-            DType::F32 => PixelData::F32(
-                chunks
-                    .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
-            ),
-        })
+        if dtype == DType::U8 {
+            return Some(PixelData::U8(bytes.to_vec()));
+        }
+        let mut out = PixelData::zeros(dtype, bytes.len() / size);
+        out.as_ne_bytes_mut().copy_from_slice(bytes);
+        Some(out)
     }
+}
+
+/// Element types with no padding whose every bit pattern is a valid value.
+trait PlainElement: Copy {}
+impl PlainElement for u16 {}
+impl PlainElement for i16 {}
+impl PlainElement for i32 {}
+impl PlainElement for f32 {}
+
+fn bytes_of<T: PlainElement>(v: &[T]) -> &[u8] {
+    // SAFETY: `T` has no padding, so all `size_of_val(v)` bytes are initialised; u8 has
+    // alignment 1; the borrow keeps `v` alive and unaliased for writes.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
+}
+
+fn bytes_of_mut<T: PlainElement>(v: &mut [T]) -> &mut [u8] {
+    // SAFETY: as in `bytes_of`, and every bit pattern is a valid `T`, so any bytes written
+    // leave valid elements.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
 }
 
 /// An image: `height` rows of `width` pixels of `channels` interleaved elements, tightly packed.
@@ -192,5 +214,39 @@ impl Image {
     /// The descriptor of this image as a tightly packed host tensor.
     pub fn desc(&self) -> crate::TensorDesc {
         crate::TensorDesc::packed(self.dtype(), self.height, self.width, self.channels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte views against element-by-element `to_ne_bytes`, for every dtype.
+    #[test]
+    fn byte_views_match_per_element_bytes_and_round_trip() {
+        let cases = [
+            PixelData::U8(vec![0, 1, 255]),
+            PixelData::U16(vec![0, 1, 0x1234, u16::MAX]),
+            PixelData::I16(vec![i16::MIN, -1, 0, 0x1234]),
+            PixelData::I32(vec![i32::MIN, -2, 7, 0x0102_0304]),
+            PixelData::F32(vec![-0.0, 1.5, f32::INFINITY, f32::MIN_POSITIVE]),
+        ];
+        for data in cases {
+            let want: Vec<u8> = match &data {
+                PixelData::U8(v) => v.clone(),
+                PixelData::U16(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+                PixelData::I16(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+                PixelData::I32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+                PixelData::F32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+            };
+            assert_eq!(data.as_ne_bytes(), &want[..], "{:?}", data.dtype());
+            assert_eq!(data.to_ne_bytes(), want);
+            let back = PixelData::from_ne_bytes(data.dtype(), &want).unwrap();
+            assert_eq!(back.as_ne_bytes(), data.as_ne_bytes());
+            let mut copy = PixelData::zeros(data.dtype(), data.len());
+            copy.as_ne_bytes_mut().copy_from_slice(&want);
+            assert_eq!(copy.as_ne_bytes(), data.as_ne_bytes());
+        }
+        assert_eq!(PixelData::from_ne_bytes(DType::I32, &[0; 6]), None);
     }
 }

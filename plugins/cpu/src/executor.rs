@@ -7,7 +7,7 @@ use yam_plugin_api::{
     PixelData, PluginError, StepCall, StepOutcome, TensorDesc,
 };
 
-use crate::{isa, ops};
+use crate::{isa, ops, recycle::Spares};
 
 struct Slot {
     desc: TensorDesc,
@@ -23,11 +23,12 @@ impl Slot {
         !desc.is_packed() || desc.byte_offset != 0
     }
 
-    /// Stores `image` as the view's content, and into the raw allocation when there is one.
-    fn write(&mut self, image: Image) {
+    /// Stores `image` as the view's content, and into the raw allocation when there is one;
+    /// returns the content it replaces.
+    fn write(&mut self, image: Image) -> Option<Image> {
         if let Some(raw) = &mut self.raw {
             let size = image.dtype().size_bytes();
-            let bytes = image.data.to_ne_bytes();
+            let bytes = image.data.as_ne_bytes();
             let mut src = bytes.chunks_exact(size);
             for y in 0..self.desc.height() {
                 for x in 0..self.desc.width() {
@@ -38,7 +39,7 @@ impl Slot {
                 }
             }
         }
-        self.image = Some(image);
+        self.image.replace(image)
     }
 }
 
@@ -48,6 +49,8 @@ pub struct CpuExecutor {
     slots: HashMap<u64, Slot>,
     next: u64,
     bytes_in_use: u64,
+    /// Buffers of replaced or freed images, reused for the next outputs and uploads.
+    spares: Spares,
 }
 
 impl std::fmt::Debug for CpuExecutor {
@@ -160,8 +163,16 @@ impl Executor for CpuExecutor {
         }
         let size = dtype.size_bytes();
         let (h, w, c) = (desc.height(), desc.width(), desc.channels());
-        let packed = if desc.is_packed() {
-            bytes[desc.byte_offset as usize..].to_vec()
+        let len = h * w * c;
+        let data = if desc.is_packed() {
+            let packed = &bytes[desc.byte_offset as usize..];
+            match self.spares.take_like(dtype, len) {
+                Some(mut data) if data.as_ne_bytes().len() == packed.len() => {
+                    data.as_ne_bytes_mut().copy_from_slice(packed);
+                    Some(data)
+                }
+                _ => PixelData::from_ne_bytes(dtype, packed),
+            }
         } else {
             let mut out = Vec::with_capacity(h * w * c * size);
             for y in 0..h {
@@ -172,9 +183,9 @@ impl Executor for CpuExecutor {
                     }
                 }
             }
-            out
+            PixelData::from_ne_bytes(dtype, &out)
         };
-        let data = PixelData::from_ne_bytes(dtype, &packed).ok_or_else(|| {
+        let data = data.ok_or_else(|| {
             PluginError::invalid("upload: byte count is not a multiple of the element size")
         })?;
         let image =
@@ -183,7 +194,9 @@ impl Executor for CpuExecutor {
         if let Some(raw) = &mut slot.raw {
             raw.copy_from_slice(bytes);
         }
-        slot.image = Some(image);
+        if let Some(old) = slot.image.replace(image) {
+            self.spares.give(old.data);
+        }
         Ok(())
     }
 
@@ -200,7 +213,7 @@ impl Executor for CpuExecutor {
         let image = self.image(buffer)?;
         match &self.slot(buffer)?.raw {
             Some(raw) => out.copy_from_slice(raw),
-            None => out.copy_from_slice(&image.data.to_ne_bytes()),
+            None => out.copy_from_slice(image.data.as_ne_bytes()),
         }
         Ok(())
     }
@@ -213,6 +226,9 @@ impl Executor for CpuExecutor {
             ))
         })?;
         self.bytes_in_use -= slot.desc.required_bytes().unwrap_or(0) as u64;
+        if let Some(image) = slot.image {
+            self.spares.give(image.data);
+        }
         Ok(())
     }
 
@@ -223,6 +239,8 @@ impl Executor for CpuExecutor {
         output: Option<BufferHandle>,
     ) -> Result<StepOutcome, PluginError> {
         let id = step.kernel.as_str();
+        // Out of `self` while `src` borrows a slot; lost (only a cache) on an early error.
+        let mut spares = std::mem::take(&mut self.spares);
         let what = format!("step `{}` ({id})", step.name);
         let spec = kernel(id)
             .ok_or_else(|| PluginError::unsupported(format!("{what}: unknown kernel")))?;
@@ -248,7 +266,9 @@ impl Executor for CpuExecutor {
             Some(b) => Some(self.image(*b)?),
             None => None,
         };
-        let result = ops::execute(&call, src, extra)?;
+        let result = spares.lend(|| ops::execute(&call, src, extra));
+        self.spares = spares;
+        let result = result?;
         match (result.image, output) {
             (Some(image), Some(out)) => {
                 let desc = self.slot(out)?.desc;
@@ -267,10 +287,14 @@ impl Executor for CpuExecutor {
                         image.channels
                     )));
                 }
-                self.slots
+                let old = self
+                    .slots
                     .get_mut(&out.0)
                     .expect("checked above")
                     .write(image);
+                if let Some(old) = old {
+                    self.spares.give(old.data);
+                }
             }
             (Some(_), None) => {
                 return Err(PluginError::invalid(format!(
@@ -343,6 +367,54 @@ mod tests {
         assert_eq!(ex.memory_in_use(), 0);
         let e = ex.free(buf).unwrap_err();
         assert_eq!(e.kind(), yam_plugin_api::ErrorKind::InvalidBuffer);
+    }
+
+    /// Outputs are recycled from the buffers earlier calls gave up, so they hold stale
+    /// values: a second call into the same output must still equal a fresh run.
+    #[test]
+    fn recycled_outputs_equal_fresh_results() {
+        let (w, h) = (37, 23);
+        let image = |seed: u32| {
+            let v = (0..w * h)
+                .map(|i| ((i as u32).wrapping_mul(2654435761) ^ seed) as u8)
+                .collect();
+            Image::new(w, h, 1, PixelData::U8(v)).unwrap()
+        };
+        for id in [
+            "threshold",
+            "gaussian_blur",
+            "median_blur",
+            "erode",
+            "box_blur",
+            "adaptive_threshold",
+            "connected_components",
+        ] {
+            let mut ex = CpuExecutor::new();
+            let step = StepCall {
+                name: "s".into(),
+                kernel: id.into(),
+                schema_version: 1,
+                params: Default::default(),
+                metadata: Default::default(),
+            };
+            let input = ex.allocate(TensorDesc::packed(DType::U8, h, w, 1)).unwrap();
+            let dtype = if id == "connected_components" {
+                DType::I32
+            } else {
+                DType::U8
+            };
+            let out = ex.allocate(TensorDesc::packed(dtype, h, w, 1)).unwrap();
+            for seed in [1, 0xdead_beef, 7] {
+                let img = image(seed);
+                ex.upload(input, &img.data.to_ne_bytes()).unwrap();
+                ex.execute(&step, &[input], Some(out)).unwrap();
+                let spec = kernel(id).unwrap();
+                let params = spec.resolve(std::iter::empty()).unwrap();
+                let call = KernelCall::parse(id, &params, DType::U8).unwrap().unwrap();
+                let fresh = ops::execute(&call, &img, None).unwrap().image.unwrap();
+                assert_eq!(ex.image(out).unwrap(), &fresh, "{id}, seed {seed}");
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod executor;
 pub mod isa;
 pub mod ops;
 pub mod pixel;
+pub mod recycle;
 mod simd;
 
 pub use backend::{CpuBackend, CpuPlugin};

@@ -3,7 +3,7 @@
 use yam_plugin_api::{Image, PixelData};
 
 /// An element type of input images (u8, u16, f32).
-pub trait Pixel: Copy + PartialOrd + Default + Send + Sync + std::fmt::Debug + 'static {
+pub trait Pixel: crate::recycle::Recyclable + PartialOrd + std::fmt::Debug {
     /// Smallest value (`-f32::MAX` for f32, as OpenCV's morphology uses).
     const MIN: Self;
     /// Largest value.
@@ -100,23 +100,3 @@ macro_rules! with_pixel_type {
         }
     };
 }
-
-/// Types whose default value is all-zero bytes: [`Zeroed::zeroed_vec`] takes memory the
-/// allocator already zeroed (fresh pages, no fill pass), which a generic `vec![T::default();
-/// n]` cannot, as it does not know the value is zero.
-pub trait Zeroed: Copy + Default {
-    /// `n` default values.
-    fn zeroed_vec(n: usize) -> Vec<Self>;
-}
-
-macro_rules! zeroed {
-    ($($t:ty),*) => {$(
-        impl Zeroed for $t {
-            fn zeroed_vec(n: usize) -> Vec<$t> {
-                vec![0 as $t; n]
-            }
-        }
-    )*};
-}
-
-zeroed!(u8, u16, i16, i32, u32, f32);

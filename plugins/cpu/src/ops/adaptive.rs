@@ -49,18 +49,16 @@ fn local_mean(src: &Image, v: &[u8], block: u32, method: AdaptiveMethod) -> Vec<
     }
 }
 
-/// `imax` where `pass(src - mean)`, else 0.
-fn compare(src: &[u8], mean: &[u8], imax: u8, pass: impl Fn(i32) -> bool) -> Vec<u8> {
-    src.iter()
-        .zip(mean)
-        .map(|(&s, &m)| {
-            if pass(i32::from(s) - i32::from(m)) {
-                imax
-            } else {
-                0
-            }
-        })
-        .collect()
+/// `imax` where `pass(src - mean)`, else 0, written over `mean` (no second image buffer).
+fn compare(src: &[u8], mut mean: Vec<u8>, imax: u8, pass: impl Fn(i32) -> bool) -> Vec<u8> {
+    for (m, &s) in mean.iter_mut().zip(src) {
+        *m = if pass(i32::from(s) - i32::from(*m)) {
+            imax
+        } else {
+            0
+        };
+    }
+    mean
 }
 
 /// OpenCV `adaptiveThreshold(src, maxval, method, type, block_size, c)`: with `m` the local
@@ -93,11 +91,11 @@ pub fn adaptive_threshold(src: &Image, p: &AdaptiveThresholdParams) -> Result<Im
         match p.kind {
             ThresholdType::Binary => {
                 let idelta = delta(p.c.ceil());
-                compare(v, &mean, imax, |d| d > -idelta)
+                compare(v, mean, imax, |d| d > -idelta)
             }
             ThresholdType::BinaryInv => {
                 let idelta = delta(p.c.floor());
-                compare(v, &mean, imax, |d| d <= -idelta)
+                compare(v, mean, imax, |d| d <= -idelta)
             }
             other => {
                 return invalid(format!(

@@ -38,11 +38,11 @@ fn window_sums<T, S, O>(
 where
     T: Copy + Send + Sync,
     S: Copy + Default + Send + Sync + Add<Output = S> + Sub<Output = S>,
-    O: Copy + Default + Send,
+    O: crate::recycle::Recyclable,
 {
     let c = src.channels;
     let row_len = src.width * c;
-    let mut out = vec![O::default(); row_len * src.height];
+    let mut out = crate::recycle::output_vec::<O>(row_len * src.height);
     if out.is_empty() {
         return out;
     }

@@ -1,10 +1,18 @@
 //! Connected components: OpenCV `connectedComponents` with its label numbering.
 //!
-//! Two passes: a scan in OpenCV's numbering order (pixels for 4-connectivity, 2×2 blocks for 8)
-//! that gives provisional labels and records equivalences in a union-find whose roots are the
-//! smallest label of their set, then a pass writing each pixel its root's rank.
+//! Rows are split into one band per thread. Each band is scanned on its own, in OpenCV's
+//! numbering order (pixels for 4-connectivity, 2×2 blocks for 8), giving provisional labels
+//! and a union-find whose roots are the smallest label of their set. The bands' labels are then
+//! laid end to end in band order (so label order is still scan order), the pairs of rows where
+//! bands meet are merged, and a last pass writes each pixel its root's rank. One band (one
+//! thread) needs no merge; OpenCV's parallel BBDT works the same way.
 
+use std::ops::Range;
+
+use rayon::prelude::*;
 use yam_plugin_api::{DType, Image, PixelData, PluginError};
+
+use crate::recycle::output_vec;
 
 /// OpenCV `connectedComponents`; returns i32 labels and the label count (background included).
 ///
@@ -42,86 +50,273 @@ pub fn connected_components(src: &Image, connectivity: u8) -> Result<(Image, u32
 
 /// Labels `mask` (`h` rows of `w`); returns the labels and the count including background.
 pub(crate) fn label(mask: &[u8], w: usize, h: usize, eight: bool) -> (Vec<i32>, u32) {
+    let rows = if eight { h.div_ceil(2) } else { h };
+    let bands = rayon::current_num_threads().clamp(1, rows.max(1));
+    label_in_bands(mask, w, h, eight, bands)
+}
+
+/// [`label`] with the scan split into `bands` bands (tests force several on small images).
+fn label_in_bands(mask: &[u8], w: usize, h: usize, eight: bool, bands: usize) -> (Vec<i32>, u32) {
+    if w == 0 || h == 0 {
+        return (Vec::new(), 1);
+    }
     if eight {
-        label8(mask, w, h)
+        label8(mask, w, h, bands)
     } else {
-        label4(mask, w, h)
+        label4(mask, w, h, bands)
+    }
+}
+
+/// `n` near-equal consecutive ranges covering `0..rows`.
+fn split(rows: usize, n: usize) -> Vec<Range<usize>> {
+    (0..n).map(|i| rows * i / n..rows * (i + 1) / n).collect()
+}
+
+/// Cuts `data` (rows of `row_len`) into the row ranges of `bands`.
+fn band_slices<'a, T>(
+    mut data: &'a mut [T],
+    row_len: usize,
+    bands: &[Range<usize>],
+) -> Vec<&'a mut [T]> {
+    bands
+        .iter()
+        .map(|r| {
+            let (head, tail) = std::mem::take(&mut data).split_at_mut(r.len() * row_len);
+            data = tail;
+            head
+        })
+        .collect()
+}
+
+/// Foreground test that reads outside the row as background.
+#[inline(always)]
+fn on(row: &[u8], x: usize) -> bool {
+    row.get(x).is_some_and(|&v| v != 0)
+}
+
+/// Lays the bands' union-finds end to end: band `b`'s local label `l` becomes `offsets[b] + l`.
+fn concatenate(bands: Vec<UnionFind>) -> (UnionFind, Vec<u32>) {
+    let total = bands.iter().map(|u| u.parent.len() - 1).sum::<usize>();
+    let mut parent = Vec::with_capacity(total + 1);
+    parent.push(0);
+    let mut offsets = Vec::with_capacity(bands.len());
+    for uf in bands {
+        let off = (parent.len() - 1) as u32;
+        offsets.push(off);
+        parent.extend(uf.parent[1..].iter().map(|&p| p + off));
+    }
+    (UnionFind { parent }, offsets)
+}
+
+/// Global label of band-local label `l` (0 stays background).
+#[inline(always)]
+fn global(l: u32, offset: u32) -> usize {
+    if l == 0 {
+        0
+    } else {
+        (l + offset) as usize
     }
 }
 
 /// 4-connectivity by pixels in raster order. A component's first pixel has no labelled
 /// neighbour in it, so it creates the component's smallest label: numbering the roots in label
-/// order is numbering by first pixel.
-fn label4(mask: &[u8], w: usize, h: usize) -> (Vec<i32>, u32) {
-    let mut uf = UnionFind::new();
-    let mut prov = vec![0u32; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            if mask[i] == 0 {
-                continue;
+/// order is numbering by first pixel. Provisional labels live in the output buffer.
+fn label4(mask: &[u8], w: usize, h: usize, bands: usize) -> (Vec<i32>, u32) {
+    let bands = split(h, bands);
+    let mut out = output_vec::<i32>(w * h);
+    let ufs: Vec<UnionFind> = band_slices(&mut out, w, &bands)
+        .into_par_iter()
+        .zip(bands.par_iter())
+        .map(|(part, rows)| scan4(&mask[rows.start * w..rows.end * w], w, part))
+        .collect();
+    let (mut uf, offsets) = concatenate(ufs);
+    for (b, rows) in bands.iter().enumerate().skip(1) {
+        let y = rows.start;
+        let (above, below) = (&out[(y - 1) * w..y * w], &out[y * w..(y + 1) * w]);
+        for (&u, &l) in above.iter().zip(below) {
+            if u != 0 && l != 0 {
+                uf.merge(
+                    global(u as u32, offsets[b - 1]) as u32,
+                    global(l as u32, offsets[b]) as u32,
+                );
             }
-            let up = if y > 0 { prov[i - w] } else { 0 };
-            let left = if x > 0 { prov[i - 1] } else { 0 };
-            prov[i] = match (up, left) {
-                (0, 0) => uf.make(),
-                (u, 0) => u,
-                (0, l) => l,
-                (u, l) => uf.merge(u, l),
-            };
         }
     }
     let (number, count) = uf.numbering();
-    (prov.iter().map(|&l| number[l as usize]).collect(), count)
+    let parts = band_slices(&mut out, w, &bands);
+    parts
+        .into_par_iter()
+        .zip(offsets.par_iter())
+        .for_each(|(part, &off)| {
+            for l in part.iter_mut() {
+                *l = number[global(*l as u32, off)] as i32;
+            }
+        });
+    (out, count)
+}
+
+/// Scans the rows of one band (`mask` and `out` hold just them) into band-local labels.
+fn scan4(mask: &[u8], w: usize, out: &mut [i32]) -> UnionFind {
+    let mut uf = UnionFind::new();
+    for y in 0..mask.len() / w {
+        let (done, rest) = out.split_at_mut(y * w);
+        let up = if y > 0 { &done[(y - 1) * w..] } else { &[][..] };
+        let row = &mut rest[..w];
+        let m = &mask[y * w..(y + 1) * w];
+        let mut left = 0u32;
+        for x in 0..w {
+            let l = if m[x] == 0 {
+                0
+            } else {
+                let u = up.get(x).map_or(0, |&u| u as u32);
+                match (u, left) {
+                    (0, 0) => uf.make(),
+                    (u, 0) => u,
+                    (0, l) => l,
+                    (u, l) => uf.merge(u, l),
+                }
+            };
+            row[x] = l as i32;
+            left = l;
+        }
+    }
+    uf
 }
 
 /// 8-connectivity by 2×2 blocks in block-raster order (the blocks of OpenCV's BBDT/Spaghetti):
 /// the foreground pixels of a block are all 8-connected, so labels belong to blocks, and a
 /// component's first block creates its smallest label.
-fn label8(mask: &[u8], w: usize, h: usize) -> (Vec<i32>, u32) {
+fn label8(mask: &[u8], w: usize, h: usize, bands: usize) -> (Vec<i32>, u32) {
     let (bw, bh) = (w.div_ceil(2), h.div_ceil(2));
-    let on = |x: usize, y: usize| x < w && y < h && mask[y * w + x] != 0;
-    let mut uf = UnionFind::new();
+    let bands = split(bh, bands);
     let mut blocks = vec![0u32; bw * bh];
-    for by in 0..bh {
+    let ufs: Vec<UnionFind> = band_slices(&mut blocks, bw, &bands)
+        .into_par_iter()
+        .zip(bands.par_iter())
+        .map(|(part, rows)| scan8(mask, w, h, rows.clone(), part))
+        .collect();
+    let (mut uf, offsets) = concatenate(ufs);
+    let row = |y: usize| {
+        if y < h {
+            &mask[y * w..(y + 1) * w]
+        } else {
+            &[][..]
+        }
+    };
+    for (b, rows) in bands.iter().enumerate().skip(1) {
+        let by = rows.start;
+        let (r0, rp) = (row(2 * by), row(2 * by - 1));
+        let (up, cur) = (
+            &blocks[(by - 1) * bw..by * bw],
+            &blocks[by * bw..(by + 1) * bw],
+        );
+        let (off_up, off) = (offsets[b - 1], offsets[b]);
         for bx in 0..bw {
-            let (x, y) = (2 * bx, 2 * by);
-            let (a, b, c, d) = (on(x, y), on(x + 1, y), on(x, y + 1), on(x + 1, y + 1));
-            if !(a || b || c || d) {
+            if cur[bx] == 0 {
                 continue;
             }
-            let bi = by * bw + bx;
+            let x = 2 * bx;
+            let (a, bb) = (on(r0, x), on(r0, x + 1));
+            let me = global(cur[bx], off) as u32;
+            let mut join = |l: u32| uf.merge(me, global(l, off_up) as u32);
+            if (a || bb) && (on(rp, x) || on(rp, x + 1)) {
+                join(up[bx]);
+            }
+            if bx > 0 && a && on(rp, x - 1) {
+                join(up[bx - 1]);
+            }
+            if bb && on(rp, x + 2) {
+                join(up[bx + 1]);
+            }
+        }
+    }
+    let (number, count) = uf.numbering();
+    // Blocks take their final numbers first (a quarter of the pixels), so the pixel pass is a
+    // plain masked copy.
+    band_slices(&mut blocks, bw, &bands)
+        .into_par_iter()
+        .zip(offsets.par_iter())
+        .for_each(|(part, &off)| {
+            for l in part.iter_mut() {
+                *l = number[global(*l, off)];
+            }
+        });
+    let mut out = output_vec::<i32>(w * h);
+    let pixel_bands: Vec<Range<usize>> = bands
+        .iter()
+        .map(|r| 2 * r.start..(2 * r.end).min(h))
+        .collect();
+    band_slices(&mut out, w, &pixel_bands)
+        .into_par_iter()
+        .zip(pixel_bands.par_iter())
+        .for_each(|(part, rows)| {
+            for (i, o) in part.chunks_mut(w).enumerate() {
+                let y = rows.start + i;
+                let brow = &blocks[(y / 2) * bw..(y / 2 + 1) * bw];
+                let m = &mask[y * w..(y + 1) * w];
+                // Branch-free: on noisy masks a branch here mispredicts half the time.
+                for ((o, m), &l) in o.chunks_mut(2).zip(m.chunks(2)).zip(brow) {
+                    for (o, &m) in o.iter_mut().zip(m) {
+                        *o = l as i32 & -i32::from(m != 0);
+                    }
+                }
+            }
+        });
+    (out, count)
+}
+
+/// Scans block rows `rows` (their slice of the block map is `blocks`) into band-local labels;
+/// neighbours above the band are left to the merge.
+fn scan8(mask: &[u8], w: usize, h: usize, rows: Range<usize>, blocks: &mut [u32]) -> UnionFind {
+    let bw = w.div_ceil(2);
+    // Missing rows (above the band, below the image) read as background.
+    let zeros = vec![0u8; w];
+    let row = |y: usize| {
+        if y < h {
+            &mask[y * w..(y + 1) * w]
+        } else {
+            &zeros[..]
+        }
+    };
+    let mut uf = UnionFind::new();
+    for (i, by) in rows.clone().enumerate() {
+        let (r0, r1) = (row(2 * by), row(2 * by + 1));
+        let rp = if i > 0 { row(2 * by - 1) } else { &zeros[..] };
+        let (done, rest) = blocks.split_at_mut(i * bw);
+        let up = if i > 0 {
+            &done[(i - 1) * bw..]
+        } else {
+            &[][..]
+        };
+        let cur = &mut rest[..bw];
+        for bx in 0..bw {
+            let x = 2 * bx;
+            let (a, b, c, d) = (on(r0, x), on(r0, x + 1), on(r1, x), on(r1, x + 1));
+            if !(a || b || c || d) {
+                cur[bx] = 0;
+                continue;
+            }
             let mut l = 0;
             let mut join = |m: u32, uf: &mut UnionFind| {
                 l = if l == 0 { m } else { uf.merge(l, m) };
             };
             // Neighbour blocks touch this one only through the pixels facing it.
-            if by > 0 && (a || b) && (on(x, y - 1) || on(x + 1, y - 1)) {
-                join(blocks[bi - bw], &mut uf);
+            if (a || b) && (on(rp, x) || on(rp, x + 1)) {
+                join(up[bx], &mut uf);
             }
-            if bx > 0 && (a || c) && (on(x - 1, y) || on(x - 1, y + 1)) {
-                join(blocks[bi - 1], &mut uf);
+            if bx > 0 && (a || c) && (on(r0, x - 1) || on(r1, x - 1)) {
+                join(cur[bx - 1], &mut uf);
             }
-            if by > 0 && bx > 0 && a && on(x - 1, y - 1) {
-                join(blocks[bi - bw - 1], &mut uf);
+            if bx > 0 && a && on(rp, x - 1) {
+                join(up[bx - 1], &mut uf);
             }
-            if by > 0 && b && on(x + 2, y - 1) {
-                join(blocks[bi - bw + 1], &mut uf);
+            if b && on(rp, x + 2) {
+                join(up[bx + 1], &mut uf);
             }
-            blocks[bi] = if l == 0 { uf.make() } else { l };
+            cur[bx] = if l == 0 { uf.make() } else { l };
         }
     }
-    let (number, count) = uf.numbering();
-    let mut out = vec![0i32; w * h];
-    for (y, row) in out.chunks_mut(w.max(1)).enumerate() {
-        let brow = &blocks[(y / 2) * bw..(y / 2 + 1) * bw];
-        let mrow = &mask[y * w..(y + 1) * w];
-        for (x, (o, &m)) in row.iter_mut().zip(mrow).enumerate() {
-            // Branch-free: on noisy masks a branch here mispredicts half the time.
-            *o = number[brow[x / 2] as usize] * i32::from(m != 0);
-        }
-    }
-    (out, count)
+    uf
 }
 
 /// Union-find over provisional labels whose roots are always the smallest label of their set
@@ -163,21 +358,20 @@ impl UnionFind {
     }
 
     /// Final label of every provisional label: roots numbered 1.. in label order. Returns the
-    /// table and the count including background.
-    fn numbering(mut self) -> (Vec<i32>, u32) {
-        let mut number = vec![0i32; self.parent.len()];
-        let mut next = 1i32;
+    /// table (the parent array, rewritten in place) and the count including background.
+    fn numbering(mut self) -> (Vec<u32>, u32) {
+        let mut next = 1u32;
         for l in 1..self.parent.len() {
-            let p = self.parent[self.parent[l] as usize];
-            self.parent[l] = p;
-            number[l] = if p as usize == l {
+            let p = self.parent[l] as usize;
+            // A non-root's parent is a smaller label, already rewritten to its root's number.
+            self.parent[l] = if p == l {
                 next += 1;
                 next - 1
             } else {
-                number[p as usize]
+                self.parent[p]
             };
         }
-        (number, next as u32)
+        (self.parent, next)
     }
 }
 
@@ -261,7 +455,14 @@ mod tests {
             let (img, n) = connected_components(&mask_image(w, h, &mask), conn).unwrap();
             let (want, wn) = naive(&mask, w, h, eight);
             prop_assert_eq!(n, wn);
-            prop_assert_eq!(img.data, PixelData::I32(want));
+            prop_assert_eq!(img.data, PixelData::I32(want.clone()));
+            // The same with the scan split into bands that are merged afterwards.
+            let rows = if eight { h.div_ceil(2) } else { h };
+            for bands in 2..=rows.min(5) {
+                let (got, gn) = label_in_bands(&mask, w, h, eight, bands);
+                prop_assert_eq!(gn, wn, "{} bands", bands);
+                prop_assert_eq!(&got, &want, "{} bands", bands);
+            }
         }
     }
 

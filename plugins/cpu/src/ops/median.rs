@@ -9,11 +9,11 @@ use yam_plugin_api::{
 use super::blur::{band_rows, plane, Plane};
 use super::border::{index_table, RowPadder};
 use crate::isa::Isa;
-use crate::pixel::Zeroed;
+use crate::recycle::{output_vec, Recyclable};
 use crate::simd::{self, median::MedianRow};
 
 /// Element types the median compares (f32 is filtered as [`f32_key`]s).
-trait Ordered: Zeroed + Send + Sync {
+trait Ordered: Recyclable {
     /// Strict "less than".
     fn less(a: Self, b: Self) -> bool;
 
@@ -156,14 +156,14 @@ impl<'a, T> Window<'a, T> {
 /// Runs `row_fn(window, out_row, scratch)` for every output row y, in parallel bands, where
 /// `window` holds the `k` source rows `y-r..=y+r`, padded, and `scratch` is reused by all rows
 /// of a band. Each band pads every source row it needs once, into a ring of `k` rows.
-fn for_each_window_row<T: Zeroed + Send + Sync, S: Default>(
+fn for_each_window_row<T: Recyclable, S: Default>(
     src: Plane<'_, T>,
     k: usize,
     row_fn: impl Fn(Window<'_, T>, &mut [T], &mut S) + Sync,
 ) -> Vec<T> {
     let r = k / 2;
     let row_len = src.width * src.channels;
-    let mut out = T::zeroed_vec(row_len * src.height);
+    let mut out = output_vec::<T>(row_len * src.height);
     if out.is_empty() {
         return out;
     }

@@ -369,7 +369,7 @@ fn rect_chunked<T: Pixel, E: Extremum>(
     let r = k / 2;
     let row_len = w * c;
     let padded_len = (w + 2 * r) * c;
-    let mut out = vec![T::default(); src.len()];
+    let mut out = crate::recycle::output_vec::<T>(src.len());
     for_each_band(&mut out, row_len, |y0, band| {
         let mut p = vec![T::default(); padded_len];
         let mut g = vec![T::default(); padded_len];
@@ -476,7 +476,7 @@ fn general<T: Pixel, E: Extremum>(
             (i, p, a * c, (b - (1 << p)) * c)
         })
         .collect();
-    let mut out = vec![T::default(); src.len()];
+    let mut out = crate::recycle::output_vec::<T>(src.len());
     for_each_band(&mut out, row_len, |y0, band| {
         let mut ring = vec![T::default(); k * slot_len];
         // Fills the slot of padded row q (image row y0 - r + q) with its sparse table.

@@ -9,7 +9,7 @@ use yam_plugin_api::kernels::BorderMode;
 use super::blur::{band_rows, Plane};
 use super::border::{index_table, RowPadder};
 use crate::isa::Isa;
-use crate::pixel::Zeroed;
+use crate::recycle::{output_vec, Recyclable};
 use crate::simd;
 use crate::simd::separable::{ColumnPass, ColumnPassBox, ColumnPassI16, RowPass};
 
@@ -134,7 +134,7 @@ pub(crate) fn box_u8(
 /// Runs the row pass with `kx` into a ring of `kyl` u16 row-sum rows per band, then
 /// `column(ring, first, out_row)` per output row, where ring row j of the window is slot
 /// `(first + j) % kyl`. The caller has checked that `isa` is not scalar.
-fn separable_u8<O: Zeroed + Send>(
+fn separable_u8<O: Recyclable>(
     src: Plane<'_, u8>,
     kx: &[u16],
     kyl: usize,
@@ -145,7 +145,7 @@ fn separable_u8<O: Zeroed + Send>(
 ) -> Vec<O> {
     let c = src.channels;
     let row_len = src.width * c;
-    let mut out = O::zeroed_vec(row_len * src.height);
+    let mut out = output_vec::<O>(row_len * src.height);
     if out.is_empty() {
         return out;
     }

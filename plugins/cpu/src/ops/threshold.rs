@@ -7,7 +7,8 @@
 use rayon::prelude::*;
 
 use crate::isa::Isa;
-use crate::pixel::{Pixel, Zeroed};
+use crate::pixel::Pixel;
+use crate::recycle::{output_vec, Recyclable};
 use crate::simd::threshold::{Rule, Threshold};
 use crate::simd::{self, UnsignedLane};
 use yam_plugin_api::exact::otsu_threshold;
@@ -76,7 +77,7 @@ pub(crate) fn threshold_isa(
 }
 
 /// Integer pixel types thresholded through a table indexed by value.
-trait IntPixel: Pixel + UnsignedLane + Zeroed + Into<usize> {
+trait IntPixel: Pixel + UnsignedLane + Recyclable + Into<usize> {
     const LEVELS: usize;
     fn from_level(v: usize) -> Self;
 }
@@ -117,7 +118,7 @@ fn threshold_int<T: IntPixel>(src: &[T], thresh: f64, p: &ThresholdParams, isa: 
         return src.iter().map(|&v| lut[v.into()]).collect();
     }
     // Parallel chunks of whole vectors (any width), so only the last has a scalar tail.
-    let mut out = T::zeroed_vec(src.len());
+    let mut out = output_vec::<T>(src.len());
     let chunks = out.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK));
     chunks.for_each(|(dst, src)| {
         let ran = simd::dispatch(isa, Threshold { src, dst, rule }).is_ok();

@@ -227,6 +227,33 @@ pub(crate) trait Kernel {
     fn run<S: Simd>(self, s: S) -> Self::Output;
 }
 
+/// A kernel written as plain loops (no intrinsics), for [`vectorised`]. Implementations mark
+/// `run` `#[inline(always)]` so it is compiled inside each ISA's entry point.
+pub(crate) trait PlainKernel {
+    type Output;
+    fn run(self) -> Self::Output;
+}
+
+struct AsKernel<P>(P);
+
+impl<P: PlainKernel> Kernel for AsKernel<P> {
+    type Output = P::Output;
+    #[inline(always)]
+    fn run<S: Simd>(self, _: S) -> P::Output {
+        self.0.run()
+    }
+}
+
+/// Runs `k` compiled for `isa` (plain scalar code where `isa` has no vectors): LLVM
+/// vectorises its loops with the ISA's registers, and as Rust never fuses or reorders float
+/// operations, the results are the same at every level.
+pub(crate) fn vectorised<P: PlainKernel>(isa: Isa, k: P) -> P::Output {
+    match dispatch(isa, AsKernel(k)) {
+        Ok(out) => out,
+        Err(AsKernel(k)) => k.run(),
+    }
+}
+
 /// Runs `k` compiled for `isa` (lowered to what the CPU has), or hands it back for the
 /// scalar path when that level is [`Isa::Scalar`].
 pub(crate) fn dispatch<K: Kernel>(isa: Isa, k: K) -> Result<K::Output, K> {
