@@ -8,9 +8,12 @@
 //! from a sparse table of the padded source row (two lookups per run). Row bands run in
 //! parallel. Channels are independent and no arithmetic is done, so every dtype is exact.
 
+use crate::isa::Isa;
 use crate::pixel::Pixel;
+use crate::simd;
 use crate::with_pixel_type;
 use rayon::prelude::*;
+use std::marker::PhantomData;
 use yam_plugin_api::{
     kernels::{Border, BorderMode, MorphOp, MorphParams, MorphShape, MorphologyParams},
     Image, PluginError,
@@ -268,15 +271,44 @@ fn for_each_band<T: Send>(
 }
 
 /// `dst[e] = pick(dst[e], src[e])`.
-#[inline]
+#[inline(always)]
 fn pick_into<T: Pixel, E: Extremum>(dst: &mut [T], src: &[T]) {
     for (d, &s) in dst.iter_mut().zip(src) {
         *d = E::pick(*d, s);
     }
 }
 
+/// `out[e] = pick(src(0)[e], .., src(k-1)[e])` for `k` < [`LONG_WINDOW`], in one pass.
+#[inline(always)]
+fn pick_shifted<'s, T: Pixel + 's, E: Extremum>(
+    out: &mut [T],
+    k: usize,
+    src: impl Fn(usize) -> &'s [T],
+) {
+    match k {
+        1 => out.copy_from_slice(&src(0)[..out.len()]),
+        2 => pick_n::<T, E, 2>(out, std::array::from_fn(&src)),
+        3 => pick_n::<T, E, 3>(out, std::array::from_fn(&src)),
+        _ => pick_n::<T, E, 4>(out, std::array::from_fn(&src)),
+    }
+}
+
+/// `out[e]` = the extremum of the N sources at `e`, kept in a register across sources.
+#[inline(always)]
+fn pick_n<T: Pixel, E: Extremum, const N: usize>(out: &mut [T], src: [&[T]; N]) {
+    let n = out.len();
+    let src: [&[T]; N] = src.map(|s| &s[..n]);
+    for (x, o) in out.iter_mut().enumerate() {
+        let mut v = src[0][x];
+        for s in &src[1..] {
+            v = E::pick(v, s[x]);
+        }
+        *o = v;
+    }
+}
+
 /// `dst[e] = pick(a[e], b[e])`.
-#[inline]
+#[inline(always)]
 fn pick_from<T: Pixel, E: Extremum>(dst: &mut [T], a: &[T], b: &[T]) {
     for ((d, &x), &y) in dst.iter_mut().zip(a).zip(b) {
         *d = E::pick(x, y);
@@ -285,6 +317,7 @@ fn pick_from<T: Pixel, E: Extremum>(dst: &mut [T], a: &[T], b: &[T]) {
 
 /// Writes source row `row` (`w` pixels of `c` channels) into `out` with `r` made-up pixels
 /// on each side.
+#[inline(always)]
 fn pad_row<T: Pixel>(row: &[T], c: usize, r: usize, pad: Pad<T>, out: &mut [T]) {
     let w = row.len() / c;
     out[r * c..(r + w) * c].copy_from_slice(row);
@@ -305,6 +338,7 @@ fn pad_row<T: Pixel>(row: &[T], c: usize, r: usize, pad: Pad<T>, out: &mut [T]) 
 /// Running extremum over windows of `k` pixels of the padded row `p` (`c` channels):
 /// `out[x] = pick(p[x .. x + k])`, for every `x` with a whole window. `g`, `s` are scratch of
 /// `p.len()` elements.
+#[inline(always)]
 fn running_row<T: Pixel, E: Extremum>(
     p: &[T],
     c: usize,
@@ -315,11 +349,7 @@ fn running_row<T: Pixel, E: Extremum>(
 ) {
     let m = out.len();
     if k < LONG_WINDOW {
-        out.copy_from_slice(&p[..m]);
-        for t in 1..k {
-            pick_into::<T, E>(out, &p[t * c..t * c + m]);
-        }
-        return;
+        return pick_shifted::<T, E>(out, k, |t| &p[t * c..t * c + m]);
     }
     // Doubling: after each pass g[x] covers twice as many pixels; two overlapping windows of
     // the largest power of two <= k then cover k. Every pass is a plain vectorisable loop,
@@ -366,11 +396,61 @@ fn rect_chunked<T: Pixel, E: Extremum>(
     pad: Pad<T>,
     chunk: usize,
 ) -> Vec<T> {
-    let r = k / 2;
     let row_len = w * c;
-    let padded_len = (w + 2 * r) * c;
     let mut out = crate::recycle::output_vec::<T>(src.len());
+    let isa = Isa::active();
     for_each_band(&mut out, row_len, |y0, band| {
+        let job = RectBand::<T, E> {
+            src,
+            w,
+            h,
+            c,
+            k,
+            pad,
+            chunk,
+            y0,
+            band,
+            _extremum: PhantomData,
+        };
+        simd::vectorised(isa, job);
+    });
+    out
+}
+
+/// One band of [`rect_chunked`]: output rows `y0..` into `band`, compiled per ISA.
+struct RectBand<'a, T, E> {
+    src: &'a [T],
+    w: usize,
+    h: usize,
+    c: usize,
+    k: usize,
+    pad: Pad<T>,
+    chunk: usize,
+    y0: usize,
+    band: &'a mut [T],
+    _extremum: PhantomData<E>,
+}
+
+impl<T: Pixel, E: Extremum> simd::PlainKernel for RectBand<'_, T, E> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let RectBand {
+            src,
+            w,
+            h,
+            c,
+            k,
+            pad,
+            chunk,
+            y0,
+            band,
+            ..
+        } = self;
+        let r = k / 2;
+        let row_len = w * c;
+        let padded_len = (w + 2 * r) * c;
         let mut p = vec![T::default(); padded_len];
         let mut g = vec![T::default(); padded_len];
         let mut s = vec![T::default(); padded_len];
@@ -397,12 +477,12 @@ fn rect_chunked<T: Pixel, E: Extremum>(
             }
             running_column::<T, E>(&hor, row_len, k, part, &mut suffix, &mut prefix);
         }
-    });
-    out
+    }
 }
 
 /// `out` row `t` = extremum of rows `t .. t + k` of `rows` (rows of `row_len` elements).
 /// `suffix` (k rows) and `prefix` (1 row) are scratch.
+#[inline(always)]
 fn running_column<T: Pixel, E: Extremum>(
     rows: &[T],
     row_len: usize,
@@ -415,10 +495,7 @@ fn running_column<T: Pixel, E: Extremum>(
     let n_out = out.len() / row_len;
     if k < LONG_WINDOW {
         for (t, o) in out.chunks_mut(row_len).enumerate() {
-            o.copy_from_slice(row(t));
-            for d in 1..k {
-                pick_into::<T, E>(o, row(t + d));
-            }
+            pick_shifted::<T, E>(o, k, |d| row(t + d));
         }
         return;
     }
@@ -459,12 +536,9 @@ fn general<T: Pixel, E: Extremum>(
     pad: Pad<T>,
 ) -> Vec<T> {
     let k = el.size;
-    let r = k / 2;
     let row_len = w * c;
-    let padded_len = (w + 2 * r) * c;
     let longest = el.runs.iter().map(|&(a, b)| b - a).max().unwrap_or(1);
     let levels = longest.ilog2() as usize + 1;
-    let slot_len = levels * padded_len;
     // Per element row: (level, first offset, second offset), in elements; empty rows skipped.
     let taps: Vec<(usize, usize, usize, usize)> = el
         .runs
@@ -477,7 +551,64 @@ fn general<T: Pixel, E: Extremum>(
         })
         .collect();
     let mut out = crate::recycle::output_vec::<T>(src.len());
+    let isa = Isa::active();
     for_each_band(&mut out, row_len, |y0, band| {
+        let job = GeneralBand::<T, E> {
+            src,
+            w,
+            h,
+            c,
+            k,
+            levels,
+            pad,
+            taps: &taps,
+            y0,
+            band,
+            _extremum: PhantomData,
+        };
+        simd::vectorised(isa, job);
+    });
+    out
+}
+
+/// One band of [`general`]: output rows `y0..` into `band`, compiled per ISA.
+struct GeneralBand<'a, T, E> {
+    src: &'a [T],
+    w: usize,
+    h: usize,
+    c: usize,
+    k: usize,
+    levels: usize,
+    pad: Pad<T>,
+    /// Per element row: (row, level, first offset, second offset), empty rows skipped.
+    taps: &'a [(usize, usize, usize, usize)],
+    y0: usize,
+    band: &'a mut [T],
+    _extremum: PhantomData<E>,
+}
+
+impl<T: Pixel, E: Extremum> simd::PlainKernel for GeneralBand<'_, T, E> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let GeneralBand {
+            src,
+            w,
+            h,
+            c,
+            k,
+            levels,
+            pad,
+            taps,
+            y0,
+            band,
+            ..
+        } = self;
+        let r = k / 2;
+        let row_len = w * c;
+        let padded_len = (w + 2 * r) * c;
+        let slot_len = levels * padded_len;
         let mut ring = vec![T::default(); k * slot_len];
         // Fills the slot of padded row q (image row y0 - r + q) with its sparse table.
         let fill = |ring: &mut [T], q: usize| {
@@ -523,8 +654,7 @@ fn general<T: Pixel, E: Extremum>(
                 }
             }
         }
-    });
-    out
+    }
 }
 
 #[cfg(test)]

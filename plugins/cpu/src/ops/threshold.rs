@@ -167,13 +167,36 @@ fn threshold_f32(src: &[f32], p: &ThresholdParams) -> Vec<f32> {
     src.iter().map(|&v| f(v, t, m)).collect()
 }
 
-/// Counts of each value, `N` bins.
+/// Counts of each value, `N` bins: chunks counted in parallel, then summed.
 fn histogram<const N: usize>(src: &[impl IntPixel]) -> Vec<u64> {
-    let mut h = vec![0u64; N];
-    for &v in src {
-        h[v.into()] += 1;
+    // Small enough for u32 counts, large enough to pay for a table per chunk.
+    const CHUNK: usize = 1 << 20;
+    src.par_chunks(CHUNK).map(count::<N, _>).reduce(
+        || vec![0u64; N],
+        |mut a, b| {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+            a
+        },
+    )
+}
+
+/// One chunk's counts. Four interleaved tables: a run of equal values increments four
+/// different counters instead of waiting on one.
+fn count<const N: usize, T: IntPixel>(src: &[T]) -> Vec<u64> {
+    let mut h = vec![[0u32; 4]; N];
+    let mut quads = src.chunks_exact(4);
+    for q in &mut quads {
+        h[q[0].into()][0] += 1;
+        h[q[1].into()][1] += 1;
+        h[q[2].into()][2] += 1;
+        h[q[3].into()][3] += 1;
     }
-    h
+    for &v in quads.remainder() {
+        h[v.into()][0] += 1;
+    }
+    h.iter()
+        .map(|l| l.iter().map(|&c| u64::from(c)).sum())
+        .collect()
 }
 
 #[cfg(test)]
@@ -181,6 +204,24 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use yam_plugin_api::DType;
+
+    /// The parallel, four-table histogram against one counter per value, over lengths that
+    /// leave remainders in the last quad and span several chunks.
+    #[test]
+    fn histogram_counts_every_value() {
+        for n in [0usize, 1, 7, 4096, (1 << 20) + 5, 3 << 20] {
+            let v8: Vec<u8> = (0..n)
+                .map(|i| ((i * 7919) % 251 + i / 997 % 5) as u8)
+                .collect();
+            let mut want = vec![0u64; 256];
+            v8.iter().for_each(|&x| want[x as usize] += 1);
+            assert_eq!(histogram::<256>(&v8), want, "u8, {n} values");
+            let v16: Vec<u16> = (0..n).map(|i| (i * 40503 % 65521) as u16).collect();
+            let mut want = vec![0u64; 65536];
+            v16.iter().for_each(|&x| want[x as usize] += 1);
+            assert_eq!(histogram::<65536>(&v16), want, "u16, {n} values");
+        }
+    }
 
     /// Per-pixel definition from SEMANTICS.md §8, in f64 for integers.
     fn naive(v: f64, thresh: f64, maxval: f64, kind: ThresholdType, dmax: f64) -> f64 {
