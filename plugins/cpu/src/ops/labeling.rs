@@ -254,16 +254,70 @@ fn label8(mask: &[u8], w: usize, h: usize, bands: usize) -> (Vec<i32>, u32) {
                 let y = rows.start + i;
                 let brow = &blocks[(y / 2) * bw..(y / 2 + 1) * bw];
                 let m = &mask[y * w..(y + 1) * w];
-                // Branch-free: on noisy masks a branch here mispredicts half the time.
-                for ((o, m), &l) in o.chunks_mut(2).zip(m.chunks(2)).zip(brow) {
-                    for (o, &m) in o.iter_mut().zip(m) {
-                        *o = l as i32 & -i32::from(m != 0);
-                    }
-                }
+                mask_pairs(o, m, brow);
             }
         });
     (out, count)
 }
+
+/// `out[x] = labels[x / 2]` where `mask[x]` is set, else 0; branch-free, as on noisy masks a
+/// branch here mispredicts half the time.
+#[inline(always)]
+fn mask_pairs(out: &mut [i32], mask: &[u8], labels: &[u32]) {
+    let half = out.len() / 2;
+    let (o2, m2, l2) = (&mut out[..2 * half], &mask[..2 * half], &labels[..half]);
+    for i in 0..half {
+        let l = l2[i] as i32;
+        o2[2 * i] = l & -i32::from(m2[2 * i] != 0);
+        o2[2 * i + 1] = l & -i32::from(m2[2 * i + 1] != 0);
+    }
+    if out.len() % 2 == 1 {
+        out[2 * half] = labels[half] as i32 & -i32::from(mask[2 * half] != 0);
+    }
+}
+
+/// What a block does, from the 10 pixels around it (see [`block_actions`]).
+const FOREGROUND: u8 = 1;
+const JOIN_UP: u8 = 2;
+const JOIN_LEFT: u8 = 4;
+const JOIN_UP_LEFT: u8 = 8;
+const JOIN_UP_RIGHT: u8 = 16;
+
+/// The action of a 2×2 block at columns x, x+1 for each pattern of the pixels that decide it:
+/// bits 0-2 are column x-1, bits 3-5 column x, bits 6-8 column x+1 (each: row above the block,
+/// block's top row, block's bottom row) and bit 9 the row above at x+2. A neighbour block
+/// touches this one only through the pixels facing it.
+const fn block_actions() -> [u8; 1024] {
+    let mut table = [0u8; 1024];
+    let mut i = 0;
+    while i < 1024 {
+        let (left_up, left0, left1) = (i & 1 == 1, (i >> 1) & 1 == 1, (i >> 2) & 1 == 1);
+        let (up0, a, c) = ((i >> 3) & 1 == 1, (i >> 4) & 1 == 1, (i >> 5) & 1 == 1);
+        let (up1, b, d) = ((i >> 6) & 1 == 1, (i >> 7) & 1 == 1, (i >> 8) & 1 == 1);
+        let up2 = (i >> 9) & 1 == 1;
+        let mut act = 0;
+        if a || b || c || d {
+            act |= FOREGROUND;
+            if (a || b) && (up0 || up1) {
+                act |= JOIN_UP;
+            }
+            if (a || c) && (left0 || left1) {
+                act |= JOIN_LEFT;
+            }
+            if a && left_up {
+                act |= JOIN_UP_LEFT;
+            }
+            if b && up2 {
+                act |= JOIN_UP_RIGHT;
+            }
+        }
+        table[i] = act;
+        i += 1;
+    }
+    table
+}
+
+const BLOCK_ACTIONS: [u8; 1024] = block_actions();
 
 /// Scans block rows `rows` (their slice of the block map is `blocks`) into band-local labels;
 /// neighbours above the band are left to the merge.
@@ -278,10 +332,16 @@ fn scan8(mask: &[u8], w: usize, h: usize, rows: Range<usize>, blocks: &mut [u32]
             &zeros[..]
         }
     };
+    // Column bits of the rows around one block row: entry x + 1 is column x (bit 0 the row
+    // above, 1 the top row, 2 the bottom row); zero beyond both ends.
+    let mut columns = vec![0u8; w + 4];
     let mut uf = UnionFind::new();
     for (i, by) in rows.clone().enumerate() {
         let (r0, r1) = (row(2 * by), row(2 * by + 1));
         let rp = if i > 0 { row(2 * by - 1) } else { &zeros[..] };
+        for (((col, &p), &t), &b) in columns[1..=w].iter_mut().zip(rp).zip(r0).zip(r1) {
+            *col = u8::from(p != 0) | u8::from(t != 0) << 1 | u8::from(b != 0) << 2;
+        }
         let (done, rest) = blocks.split_at_mut(i * bw);
         let up = if i > 0 {
             &done[(i - 1) * bw..]
@@ -290,28 +350,28 @@ fn scan8(mask: &[u8], w: usize, h: usize, rows: Range<usize>, blocks: &mut [u32]
         };
         let cur = &mut rest[..bw];
         for bx in 0..bw {
-            let x = 2 * bx;
-            let (a, b, c, d) = (on(r0, x), on(r0, x + 1), on(r1, x), on(r1, x + 1));
-            if !(a || b || c || d) {
+            let q = &columns[2 * bx..2 * bx + 4];
+            let pattern = usize::from(q[0])
+                | usize::from(q[1]) << 3
+                | usize::from(q[2]) << 6
+                | usize::from(q[3] & 1) << 9;
+            let act = BLOCK_ACTIONS[pattern];
+            if act == 0 {
                 cur[bx] = 0;
                 continue;
             }
             let mut l = 0;
-            let mut join = |m: u32, uf: &mut UnionFind| {
-                l = if l == 0 { m } else { uf.merge(l, m) };
-            };
-            // Neighbour blocks touch this one only through the pixels facing it.
-            if (a || b) && (on(rp, x) || on(rp, x + 1)) {
-                join(up[bx], &mut uf);
+            if act & JOIN_UP != 0 {
+                l = up[bx];
             }
-            if bx > 0 && (a || c) && (on(r0, x - 1) || on(r1, x - 1)) {
-                join(cur[bx - 1], &mut uf);
+            if act & JOIN_LEFT != 0 {
+                l = uf.join(l, cur[bx - 1]);
             }
-            if bx > 0 && a && on(rp, x - 1) {
-                join(up[bx - 1], &mut uf);
+            if act & JOIN_UP_LEFT != 0 {
+                l = uf.join(l, up[bx - 1]);
             }
-            if b && on(rp, x + 2) {
-                join(up[bx + 1], &mut uf);
+            if act & JOIN_UP_RIGHT != 0 {
+                l = uf.join(l, up[bx + 1]);
             }
             cur[bx] = if l == 0 { uf.make() } else { l };
         }
@@ -344,6 +404,17 @@ impl UnionFind {
             x = g;
         }
         x
+    }
+
+    /// `m` when nothing is held yet (`l` = 0), else the root of `l` and `m` joined; equal
+    /// labels (the common case inside a blob) need no union-find work.
+    #[inline(always)]
+    fn join(&mut self, l: u32, m: u32) -> u32 {
+        if l == 0 || l == m {
+            m
+        } else {
+            self.merge(l, m)
+        }
     }
 
     /// Joins the sets of `a` and `b` under the smaller root; returns that root.
