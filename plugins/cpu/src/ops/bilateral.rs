@@ -13,7 +13,10 @@ use yam_plugin_api::{
 
 use super::blur::band_rows;
 use super::border::{index_table, RowPadder};
+use crate::isa::Isa;
 use crate::pixel::Pixel;
+
+mod rows;
 
 /// Largest `d` accepted (KERNELS.md).
 const MAX_D: i32 = 64;
@@ -145,6 +148,14 @@ fn pad_image<T: Copy>(
     out
 }
 
+/// The taps' index offsets in a padded image of `plen` elements a row.
+fn tap_offsets(win: &Window, plen: usize, c: usize) -> Vec<isize> {
+    win.taps
+        .iter()
+        .map(|&(i, j)| i * plen as isize + j * c as isize)
+        .collect()
+}
+
 /// Runs `pixel(padded, centre_index, offsets, out_pixel)` for every pixel, rows in parallel.
 fn for_each_pixel<T: Copy + Sync, O: Copy + Default + Send>(
     padded: &[T],
@@ -156,11 +167,7 @@ fn for_each_pixel<T: Copy + Sync, O: Copy + Default + Send>(
 ) -> Vec<O> {
     let r = win.radius;
     let plen = (w + 2 * r) * c;
-    let ofs: Vec<isize> = win
-        .taps
-        .iter()
-        .map(|&(i, j)| i * plen as isize + j * c as isize)
-        .collect();
+    let ofs = tap_offsets(win, plen, c);
     let row_len = w * c;
     let mut out = vec![O::default(); row_len * h];
     let band = band_rows(h, 4);
@@ -183,44 +190,35 @@ fn at(centre: usize, ofs: isize) -> usize {
     centre.wrapping_add_signed(ofs)
 }
 
-fn bilateral_u8(src: &Image, v: &[u8], p: &BilateralParams, win: &Window) -> Vec<u8> {
+fn bilateral_u8(src: &Image, v: &[u8], p: &BilateralParams, win: &Window, isa: Isa) -> Vec<u8> {
     let (w, h, c) = (src.width, src.height, src.channels);
-    let color = u8_color_table(sigma_or_one(p.sigma_color), c);
-    let constant = u8::saturate_from_f64(p.border.value);
-    let padded = pad_image(v, w, h, c, win.radius, p.border.mode, constant);
-    let space = &win.space;
-    if c == 1 {
-        for_each_pixel(&padded, w, h, 1, win, |s, centre, ofs, o: &mut [u8]| {
-            let v0 = i32::from(s[centre]);
-            let (mut sum, mut wsum) = (0f32, 0f32);
-            for (&of, &sw) in ofs.iter().zip(space) {
-                let v = i32::from(s[at(centre, of)]);
-                let wt = sw * color[(v - v0).unsigned_abs() as usize];
-                sum += v as f32 * wt;
-                wsum += wt;
-            }
-            o[0] = (sum / wsum).round_ties_even() as u8;
-        })
-    } else {
-        for_each_pixel(&padded, w, h, 3, win, |s, centre, ofs, o: &mut [u8]| {
-            let p0 = [s[centre], s[centre + 1], s[centre + 2]].map(i32::from);
-            let (mut sum, mut wsum) = ([0f32; 3], 0f32);
-            for (&of, &sw) in ofs.iter().zip(space) {
-                let q = at(centre, of);
-                let px = [s[q], s[q + 1], s[q + 2]].map(i32::from);
-                let dist: u32 = (0..3).map(|ch| (px[ch] - p0[ch]).unsigned_abs()).sum();
-                let wt = sw * color[dist as usize];
-                for ch in 0..3 {
-                    sum[ch] += px[ch] as f32 * wt;
-                }
-                wsum += wt;
-            }
-            let inv = 1.0 / wsum;
-            for ch in 0..3 {
-                o[ch] = (sum[ch] * inv).round_ties_even() as u8;
-            }
-        })
+    let mut color = u8_color_table(sigma_or_one(p.sigma_color), c);
+    if c == 3 {
+        color.resize(rows::C3_TABLE, 0.0);
     }
+    let constant = u8::saturate_from_f64(p.border.value);
+    let r = win.radius;
+    let padded = pad_image(v, w, h, c, r, p.border.mode, constant);
+    let plen = (w + 2 * r) * c;
+    let ofs = tap_offsets(win, plen, c);
+    let row_len = w * c;
+    let mut out = vec![0u8; row_len * h];
+    let band = band_rows(h, 4);
+    out.par_chunks_mut(band * row_len)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let mut acc = rows::Acc::new();
+            for (i, out_row) in chunk.chunks_mut(row_len).enumerate() {
+                let row = rows::Row {
+                    padded: &padded,
+                    centre: (b * band + i + r) * plen + r * c,
+                    ofs: &ofs,
+                    space: &win.space,
+                };
+                rows::u8_row(isa, row, &color, c, &mut acc, out_row);
+            }
+        });
+    out
 }
 
 fn bilateral_f32(src: &Image, v: &[f32], p: &BilateralParams, win: &Window) -> Vec<f32> {
@@ -276,6 +274,15 @@ fn bilateral_f32(src: &Image, v: &[f32], p: &BilateralParams, win: &Window) -> V
 /// code paths differ by that much. `sigma <= 0` means 1; `Constant` borders use
 /// `border.value` (OpenCV itself pads with 0).
 pub fn bilateral_filter(src: &Image, p: &BilateralParams) -> Result<Image, PluginError> {
+    bilateral_filter_isa(src, p, Isa::active())
+}
+
+/// [`bilateral_filter`] with the u8 rows run at `isa`.
+pub(crate) fn bilateral_filter_isa(
+    src: &Image,
+    p: &BilateralParams,
+    isa: Isa,
+) -> Result<Image, PluginError> {
     let invalid = |what: String| Err(PluginError::invalid(format!("bilateral_filter: {what}")));
     if p.d > MAX_D {
         return invalid(format!("d {} is above {MAX_D}", p.d));
@@ -297,7 +304,7 @@ pub fn bilateral_filter(src: &Image, p: &BilateralParams) -> Result<Image, Plugi
     let data = match &src.data {
         PixelData::U8(v) => {
             let win = window(p.d, sigma_space, f64::from(coeff as f32), false);
-            PixelData::U8(bilateral_u8(src, v, p, &win))
+            PixelData::U8(bilateral_u8(src, v, p, &win, isa))
         }
         PixelData::F32(v) => {
             let win = window(p.d, sigma_space, coeff, true);
@@ -505,15 +512,44 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(120))]
         #[test]
         fn optimised_equals_naive(img in arb_image(14), p in arb_params()) {
-            let got = bilateral_filter(&img, &p).unwrap();
             let want = naive(&img, &p);
-            match (&got.data, &want) {
-                (PixelData::F32(g), PixelData::F32(w)) => {
-                    for (i, (a, b)) in g.iter().zip(w).enumerate() {
-                        prop_assert!((a - b).abs() <= 1e-5, "element {}: {} vs {}", i, a, b);
+            for isa in Isa::available() {
+                let got = bilateral_filter_isa(&img, &p, isa).unwrap();
+                match (&got.data, &want) {
+                    (PixelData::F32(g), PixelData::F32(w)) => {
+                        for (i, (a, b)) in g.iter().zip(w).enumerate() {
+                            prop_assert!((a - b).abs() <= 1e-5, "{} element {}: {} vs {}", isa, i, a, b);
+                        }
                     }
+                    _ => prop_assert_eq!(&got.data, &want, "{}", isa),
                 }
-                _ => prop_assert_eq!(&got.data, &want),
+            }
+        }
+    }
+
+    #[test]
+    fn wide_rows_and_bands_equal_naive() {
+        // Rows longer than one accumulator chunk, more rows than one band.
+        let mut seed = 0x9e37_79b9u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for (w, h, c) in [(1100, 9, 1), (530, 5, 3), (600, 40, 1)] {
+            let v: Vec<u8> = (0..w * h * c).map(|_| next() as u8).collect();
+            let img = Image::new(w, h, c, PixelData::U8(v)).unwrap();
+            for (d, sc, mode) in [
+                (9, 75.0, BorderMode::Reflect101),
+                (5, 10.0, BorderMode::Wrap),
+            ] {
+                let p = params(d, sc, 3.0, mode, 7.0);
+                let want = naive(&img, &p);
+                for isa in Isa::available() {
+                    let got = bilateral_filter_isa(&img, &p, isa).unwrap();
+                    assert_eq!(got.data, want, "{isa} {w}x{h}x{c} d {d}");
+                }
             }
         }
     }
