@@ -16,7 +16,8 @@ use super::border::{index_table, RowPadder};
 use crate::isa::Isa;
 use crate::pixel::Pixel;
 
-mod rows;
+mod lookup;
+mod u8_band;
 
 /// Largest `d` accepted (KERNELS.md).
 const MAX_D: i32 = 64;
@@ -125,20 +126,22 @@ fn f32_color_weight(dist: f32, scale_index: f32, lut: &[f32]) -> f32 {
     }
 }
 
-/// The source padded by `radius` on every side: `(height + 2r)` rows of
-/// `(width + 2r)·channels` elements.
+/// The source padded by `ry` rows above and below and `rx` pixels left and right:
+/// `(height + 2ry)` rows of `(width + 2rx)·channels` elements.
+#[allow(clippy::too_many_arguments)]
 fn pad_image<T: Copy>(
     src: &[T],
     w: usize,
     h: usize,
     c: usize,
-    r: usize,
+    ry: usize,
+    rx: usize,
     mode: BorderMode,
     constant: T,
 ) -> Vec<T> {
-    let padder = RowPadder::new(mode, w, c, r, r);
+    let padder = RowPadder::new(mode, w, c, rx, rx);
     let plen = padder.padded_len();
-    let rows = index_table(mode, h, r, r);
+    let rows = index_table(mode, h, ry, ry);
     let mut out = vec![constant; plen * rows.len()];
     for (dst, sy) in out.chunks_mut(plen).zip(&rows) {
         if let Some(sy) = *sy {
@@ -192,32 +195,27 @@ fn at(centre: usize, ofs: isize) -> usize {
 
 fn bilateral_u8(src: &Image, v: &[u8], p: &BilateralParams, win: &Window, isa: Isa) -> Vec<u8> {
     let (w, h, c) = (src.width, src.height, src.channels);
-    let mut color = u8_color_table(sigma_or_one(p.sigma_color), c);
-    if c == 3 {
-        color.resize(rows::C3_TABLE, 0.0);
-    }
+    let color = u8_color_table(sigma_or_one(p.sigma_color), c);
     let constant = u8::saturate_from_f64(p.border.value);
     let r = win.radius;
-    let padded = pad_image(v, w, h, c, r, p.border.mode, constant);
-    let plen = (w + 2 * r) * c;
-    let ofs = tap_offsets(win, plen, c);
+    // 2r columns a side: the kept weights cover r pixels beyond the strip.
+    let padded = pad_image(v, w, h, c, r, 2 * r, p.border.mode, constant);
+    let plan = u8_band::Plan {
+        padded: &padded,
+        plen: (w + 4 * r) * c,
+        width: w,
+        channels: c,
+        radius: r,
+        taps: &win.taps,
+        space: &win.space,
+        color: &color,
+    };
     let row_len = w * c;
     let mut out = vec![0u8; row_len * h];
-    let band = band_rows(h, 4);
+    let band = band_rows(h, 16);
     out.par_chunks_mut(band * row_len)
         .enumerate()
-        .for_each(|(b, chunk)| {
-            let mut acc = rows::Acc::new();
-            for (i, out_row) in chunk.chunks_mut(row_len).enumerate() {
-                let row = rows::Row {
-                    padded: &padded,
-                    centre: (b * band + i + r) * plen + r * c,
-                    ofs: &ofs,
-                    space: &win.space,
-                };
-                rows::u8_row(isa, row, &color, c, &mut acc, out_row);
-            }
-        });
+        .for_each(|(b, chunk)| u8_band::u8_band(isa, &plan, b * band, chunk));
     out
 }
 
@@ -244,7 +242,7 @@ fn bilateral_f32(src: &Image, v: &[f32], p: &BilateralParams, win: &Window) -> V
         hi - lo,
         (phi - plo) * c as f64,
     );
-    let padded = pad_image(v, w, h, c, win.radius, p.border.mode, constant);
+    let padded = pad_image(v, w, h, c, win.radius, win.radius, p.border.mode, constant);
     let space = &win.space;
     for_each_pixel(&padded, w, h, c, win, |s, centre, ofs, o: &mut [f32]| {
         let (mut sum, mut wsum) = ([0f32; 3], 0f32);
