@@ -13,6 +13,10 @@ pub(super) trait Lookup: Copy {
     /// `out[i] = sw · table[idx[i]]` for `i < out.len()` (`idx` at least as long).
     /// Panics (plain) or clamps (gathers) on an index past the table.
     fn weights(self, sw: f32, table: &[f32], idx: &[u32], out: &mut [f32]);
+
+    /// Gray pixels: `out[i] = sw · table[|nb[i] − cen[i]|]` (`cen`, `nb` at least as long as
+    /// `out`; `table` at least 256 entries), the distance computed in registers.
+    fn weights_gray(self, sw: f32, table: &[f32], cen: &[u8], nb: &[u8], out: &mut [f32]);
 }
 
 /// Scalar lookups.
@@ -24,6 +28,14 @@ impl Lookup for Plain {
     fn weights(self, sw: f32, table: &[f32], idx: &[u32], out: &mut [f32]) {
         for (o, &i) in out.iter_mut().zip(idx) {
             *o = sw * table[i as usize];
+        }
+    }
+
+    #[inline(always)]
+    fn weights_gray(self, sw: f32, table: &[f32], cen: &[u8], nb: &[u8], out: &mut [f32]) {
+        let table: &[f32; 256] = table[..256].try_into().expect("256 entries");
+        for ((o, &p), &q) in out.iter_mut().zip(cen).zip(nb) {
+            *o = sw * table[usize::from(q.abs_diff(p))];
         }
     }
 }
@@ -43,7 +55,8 @@ impl Avx2 {
 }
 
 // SAFETY (both gathers): the tokens exist only after detection; loads and stores stay
-// inside `idx` and `out` (`i + LANES <= n`), and indices are clamped to the table.
+// inside `idx`/`cen`/`nb` and `out` (`i + LANES <= n`), and indices are clamped to the table
+// (or are byte distances, at most 255, into a table of at least 256).
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 impl Lookup for Avx2 {
     #[inline(always)]
@@ -63,6 +76,26 @@ impl Lookup for Avx2 {
             }
         }
         Plain.weights(sw, table, &idx[i..n], &mut out[i..]);
+    }
+
+    #[inline(always)]
+    fn weights_gray(self, sw: f32, table: &[f32], cen: &[u8], nb: &[u8], out: &mut [f32]) {
+        let n = out.len();
+        // Distances are at most 255.
+        assert!(cen.len() >= n && nb.len() >= n && table.len() >= 256);
+        let mut i = 0;
+        unsafe {
+            let swv = _mm256_set1_ps(sw);
+            while i + 8 <= n {
+                let p = _mm_loadl_epi64(cen.as_ptr().add(i).cast());
+                let q = _mm_loadl_epi64(nb.as_ptr().add(i).cast());
+                let d = _mm_sub_epi8(_mm_max_epu8(p, q), _mm_min_epu8(p, q));
+                let g = _mm256_i32gather_ps::<4>(table.as_ptr(), _mm256_cvtepu8_epi32(d));
+                _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_mul_ps(swv, g));
+                i += 8;
+            }
+        }
+        Plain.weights_gray(sw, table, &cen[i..n], &nb[i..n], &mut out[i..]);
     }
 }
 
@@ -103,5 +136,25 @@ impl Lookup for Avx512 {
             }
         }
         Plain.weights(sw, table, &idx[i..n], &mut out[i..]);
+    }
+
+    #[inline(always)]
+    fn weights_gray(self, sw: f32, table: &[f32], cen: &[u8], nb: &[u8], out: &mut [f32]) {
+        let n = out.len();
+        // Distances are at most 255.
+        assert!(cen.len() >= n && nb.len() >= n && table.len() >= 256);
+        let mut i = 0;
+        unsafe {
+            let swv = _mm512_set1_ps(sw);
+            while i + 16 <= n {
+                let p = _mm_loadu_si128(cen.as_ptr().add(i).cast());
+                let q = _mm_loadu_si128(nb.as_ptr().add(i).cast());
+                let d = _mm_sub_epi8(_mm_max_epu8(p, q), _mm_min_epu8(p, q));
+                let g = _mm512_i32gather_ps::<4>(_mm512_cvtepu8_epi32(d), table.as_ptr());
+                _mm512_storeu_ps(out.as_mut_ptr().add(i), _mm512_mul_ps(swv, g));
+                i += 16;
+            }
+        }
+        Plain.weights_gray(sw, table, &cen[i..n], &nb[i..n], &mut out[i..]);
     }
 }

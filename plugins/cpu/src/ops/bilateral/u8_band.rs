@@ -157,13 +157,26 @@ fn band_c<const C: usize, L: Lookup>(lk: L, plan: &Plan, y0: usize, out: &mut [u
     // Kept weights: forward tap j, row y at slot y mod (r + 1), pixel x0 − r + i at i.
     let mut kept = vec![0f32; fwd.len() * (r + 1) * ext];
     let mut idx = vec![0u32; ext];
+    // The neighbours as f32 (converted once, not once per tap): padded row yy at slot
+    // yy mod (2r + 1), padded columns x0 + r … x0 + n + 3r − 1.
+    let qring = 2 * r + 1;
+    let mut qrows = vec![0f32; qring * ext * C];
     let mut starts = Vec::with_capacity(plan.taps.len());
     let mut x0 = 0;
     while x0 < w {
         let n = STRIP.min(w - x0);
         // Padded row y + r holds image row y; pixel x is at column x + 2r.
         let at = |y: usize, x: usize| y * plan.plen + x * C;
+        let convert = |qrows: &mut [f32], yy: usize| {
+            let src = &plan.padded[at(yy, x0 + r)..at(yy, x0 + n + 3 * r)];
+            let slot = yy % qring * ext * C;
+            for (d, &s) in qrows[slot..slot + src.len()].iter_mut().zip(src) {
+                *d = f32::from(s);
+            }
+        };
+        (y0..y0 + r).for_each(|yy| convert(&mut qrows, yy));
         for yy in y0..y0 + rows + r {
+            convert(&mut qrows, yy + r);
             // yy − r is the image row; yy is its padded row.
             let slot = yy % (r + 1);
             for (j, &k) in fwd.iter().enumerate() {
@@ -179,8 +192,12 @@ fn band_c<const C: usize, L: Lookup>(lk: L, plan: &Plan, y0: usize, out: &mut [u
                 let len = (n + 2 * r) * C;
                 let cen = &plan.padded[p0..p0 + len];
                 let nb = &plan.padded[q0..q0 + len];
-                distances::<C>(cen, nb, &mut idx);
-                lk.weights(plan.space[k], plan.color, &idx, wrow);
+                if C == 1 {
+                    lk.weights_gray(plan.space[k], plan.color, cen, nb, wrow);
+                } else {
+                    distances::<C>(cen, nb, &mut idx);
+                    lk.weights(plan.space[k], plan.color, &idx, wrow);
+                }
             }
             if yy < y0 + r {
                 continue;
@@ -190,10 +207,8 @@ fn band_c<const C: usize, L: Lookup>(lk: L, plan: &Plan, y0: usize, out: &mut [u
             starts.extend(plan.taps.iter().zip(&src).map(|(&(dy, dx), s)| {
                 let ys = yy.wrapping_add_signed(s.dy) % (r + 1);
                 let wk = (s.fwd * (r + 1) + ys) * ext + (r as isize + s.dx) as usize;
-                let qk = at(
-                    yy.wrapping_add_signed(dy),
-                    x0.wrapping_add_signed(dx + 2 * r as isize),
-                );
+                let qy = yy.wrapping_add_signed(dy) % qring;
+                let qk = (qy * ext + (r as isize + dx) as usize) * C;
                 (qk, wk)
             }));
             let row = yy - r - y0;
@@ -203,9 +218,9 @@ fn band_c<const C: usize, L: Lookup>(lk: L, plan: &Plan, y0: usize, out: &mut [u
                 let m = BLOCK.min(n - x);
                 let o = &mut o[x * C..(x + m) * C];
                 if m == BLOCK {
-                    block::<C>(BLOCK, plan.padded, &kept, &starts, x, o);
+                    block::<C>(BLOCK, &qrows, &kept, &starts, x, o);
                 } else {
-                    block::<C>(m, plan.padded, &kept, &starts, x, o);
+                    block::<C>(m, &qrows, &kept, &starts, x, o);
                 }
                 x += m;
             }
@@ -224,13 +239,13 @@ fn distances<const C: usize>(cen: &[u8], nb: &[u8], idx: &mut [u32]) {
 }
 
 /// Output pixels `x … x + m` of a strip row (`m <= BLOCK`): `sum += w·q`, `wsum += w`
-/// over the taps in window order (`starts`: each tap's first neighbour element in `padded`
+/// over the taps in window order (`starts`: each tap's first neighbour element in `qrows`
 /// and weight in `kept` for pixel 0), then rounded into `out`. With `m == BLOCK` the sums
 /// live in registers across the taps.
 #[inline(always)]
 fn block<const C: usize>(
     m: usize,
-    padded: &[u8],
+    qrows: &[f32],
     kept: &[f32],
     starts: &[(usize, usize)],
     x: usize,
@@ -240,7 +255,7 @@ fn block<const C: usize>(
     let mut wsum = [0f32; BLOCK];
     let (sum, wsum) = (&mut sum[..m * C], &mut wsum[..m]);
     for &(qk, wk) in starts {
-        let q = &padded[qk + x * C..qk + (x + m) * C];
+        let q = &qrows[qk + x * C..qk + (x + m) * C];
         let w = &kept[wk + x..wk + x + m];
         for (((q, &wt), s), ws) in q
             .chunks_exact(C)
@@ -249,7 +264,7 @@ fn block<const C: usize>(
             .zip(wsum.iter_mut())
         {
             for ch in 0..C {
-                s[ch] += f32::from(q[ch]) * wt;
+                s[ch] += q[ch] * wt;
             }
             *ws += wt;
         }
