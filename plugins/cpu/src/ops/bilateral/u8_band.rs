@@ -162,6 +162,7 @@ fn band_c<const C: usize, L: Lookup>(lk: L, plan: &Plan, y0: usize, out: &mut [u
     let qring = 2 * r + 1;
     let mut qrows = vec![0f32; qring * ext * C];
     let mut starts = Vec::with_capacity(plan.taps.len());
+    let mut slots = Vec::with_capacity(2 * r + 1);
     let mut x0 = 0;
     while x0 < w {
         let n = STRIP.min(w - x0);
@@ -204,11 +205,13 @@ fn band_c<const C: usize, L: Lookup>(lk: L, plan: &Plan, y0: usize, out: &mut [u
             }
             // Where each tap's neighbours and weights start for this row of the strip.
             starts.clear();
+            // Ring slots of rows yy − r … yy + r (a division per row, not per tap).
+            slots.clear();
+            slots.extend((yy - r..=yy + r).map(|y| (y % (r + 1), y % qring)));
+            let slot = |dy: isize| slots[(dy + r as isize) as usize];
             starts.extend(plan.taps.iter().zip(&src).map(|(&(dy, dx), s)| {
-                let ys = yy.wrapping_add_signed(s.dy) % (r + 1);
-                let wk = (s.fwd * (r + 1) + ys) * ext + (r as isize + s.dx) as usize;
-                let qy = yy.wrapping_add_signed(dy) % qring;
-                let qk = (qy * ext + (r as isize + dx) as usize) * C;
+                let wk = (s.fwd * (r + 1) + slot(s.dy).0) * ext + (r as isize + s.dx) as usize;
+                let qk = (slot(dy).1 * ext + (r as isize + dx) as usize) * C;
                 (qk, wk)
             }));
             let row = yy - r - y0;
