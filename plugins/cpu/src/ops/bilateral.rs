@@ -195,6 +195,9 @@ fn at(centre: usize, ofs: isize) -> usize {
 
 fn bilateral_u8(src: &Image, v: &[u8], p: &BilateralParams, win: &Window, isa: Isa) -> Vec<u8> {
     let (w, h, c) = (src.width, src.height, src.channels);
+    if !u8_band::fits(win.taps.len(), win.radius) {
+        return bilateral_u8_per_pixel(src, v, p, win);
+    }
     let color = u8_color_table(sigma_or_one(p.sigma_color), c);
     let constant = u8::saturate_from_f64(p.border.value);
     let r = win.radius;
@@ -217,6 +220,48 @@ fn bilateral_u8(src: &Image, v: &[u8], p: &BilateralParams, win: &Window, isa: I
         .enumerate()
         .for_each(|(b, chunk)| u8_band::u8_band(isa, &plan, b * band, chunk));
     out
+}
+
+/// The per-pixel loop, for windows too large for [`u8_band`]'s kept weights (which grow
+/// as r³).
+fn bilateral_u8_per_pixel(src: &Image, v: &[u8], p: &BilateralParams, win: &Window) -> Vec<u8> {
+    let (w, h, c) = (src.width, src.height, src.channels);
+    let color = u8_color_table(sigma_or_one(p.sigma_color), c);
+    let constant = u8::saturate_from_f64(p.border.value);
+    let padded = pad_image(v, w, h, c, win.radius, win.radius, p.border.mode, constant);
+    let space = &win.space;
+    if c == 1 {
+        for_each_pixel(&padded, w, h, 1, win, |s, centre, ofs, o: &mut [u8]| {
+            let v0 = i32::from(s[centre]);
+            let (mut sum, mut wsum) = (0f32, 0f32);
+            for (&of, &sw) in ofs.iter().zip(space) {
+                let v = i32::from(s[at(centre, of)]);
+                let wt = sw * color[(v - v0).unsigned_abs() as usize];
+                sum += v as f32 * wt;
+                wsum += wt;
+            }
+            o[0] = (sum / wsum).round_ties_even() as u8;
+        })
+    } else {
+        for_each_pixel(&padded, w, h, 3, win, |s, centre, ofs, o: &mut [u8]| {
+            let p0 = [s[centre], s[centre + 1], s[centre + 2]].map(i32::from);
+            let (mut sum, mut wsum) = ([0f32; 3], 0f32);
+            for (&of, &sw) in ofs.iter().zip(space) {
+                let q = at(centre, of);
+                let px = [s[q], s[q + 1], s[q + 2]].map(i32::from);
+                let dist: u32 = (0..3).map(|ch| (px[ch] - p0[ch]).unsigned_abs()).sum();
+                let wt = sw * color[dist as usize];
+                for ch in 0..3 {
+                    sum[ch] += px[ch] as f32 * wt;
+                }
+                wsum += wt;
+            }
+            let inv = 1.0 / wsum;
+            for ch in 0..3 {
+                o[ch] = (sum[ch] * inv).round_ties_even() as u8;
+            }
+        })
+    }
 }
 
 fn bilateral_f32(src: &Image, v: &[f32], p: &BilateralParams, win: &Window) -> Vec<f32> {
@@ -521,6 +566,25 @@ mod tests {
                     }
                     _ => prop_assert_eq!(&got.data, &want, "{}", isa),
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn large_radius_equals_naive() {
+        // d 0 with σs 12: radius 18, past what the kept weights hold (the per-pixel loop).
+        assert!(!u8_band::fits(window(0, 12.0, -1.0, false).taps.len(), 18));
+        for c in [1, 3] {
+            let v: Vec<u8> = (0..23 * 9 * c).map(|i| (i * 7919 % 251) as u8).collect();
+            let img = Image::new(23, 9, c, PixelData::U8(v)).unwrap();
+            let p = params(0, 40.0, 12.0, BorderMode::Reflect101, 0.0);
+            let want = naive(&img, &p);
+            for isa in Isa::available() {
+                assert_eq!(
+                    bilateral_filter_isa(&img, &p, isa).unwrap().data,
+                    want,
+                    "{isa} {c}"
+                );
             }
         }
     }

@@ -20,6 +20,16 @@ const STRIP: usize = 256;
 /// Pixels whose sums stay in registers while the taps are added (4 AVX-512 vectors).
 const BLOCK: usize = 64;
 
+/// Bytes of kept weights a band may hold (about an L2 cache; d 9 needs 132 KiB).
+const MAX_KEPT: usize = 2 << 20;
+
+/// Whether a window of `taps` taps and radius `r` fits [`MAX_KEPT`] (the kept weights grow
+/// as r³: d 21 is the largest disc that fits).
+pub(super) fn fits(taps: usize, r: usize) -> bool {
+    let forward = taps.div_ceil(2);
+    forward * (r + 1) * (STRIP + 2 * r) * std::mem::size_of::<f32>() <= MAX_KEPT
+}
+
 /// The padded image and window shared by every band.
 pub(super) struct Plan<'a> {
     /// Padded by `r` rows above and below and `2r` columns left and right.
