@@ -13,7 +13,11 @@ use yam_plugin_api::{
 
 use super::blur::band_rows;
 use super::border::{index_table, RowPadder};
+use crate::isa::Isa;
 use crate::pixel::Pixel;
+
+mod lookup;
+mod u8_band;
 
 /// Largest `d` accepted (KERNELS.md).
 const MAX_D: i32 = 64;
@@ -122,20 +126,22 @@ fn f32_color_weight(dist: f32, scale_index: f32, lut: &[f32]) -> f32 {
     }
 }
 
-/// The source padded by `radius` on every side: `(height + 2r)` rows of
-/// `(width + 2r)·channels` elements.
+/// The source padded by `ry` rows above and below and `rx` pixels left and right:
+/// `(height + 2ry)` rows of `(width + 2rx)·channels` elements.
+#[allow(clippy::too_many_arguments)]
 fn pad_image<T: Copy>(
     src: &[T],
     w: usize,
     h: usize,
     c: usize,
-    r: usize,
+    ry: usize,
+    rx: usize,
     mode: BorderMode,
     constant: T,
 ) -> Vec<T> {
-    let padder = RowPadder::new(mode, w, c, r, r);
+    let padder = RowPadder::new(mode, w, c, rx, rx);
     let plen = padder.padded_len();
-    let rows = index_table(mode, h, r, r);
+    let rows = index_table(mode, h, ry, ry);
     let mut out = vec![constant; plen * rows.len()];
     for (dst, sy) in out.chunks_mut(plen).zip(&rows) {
         if let Some(sy) = *sy {
@@ -143,6 +149,14 @@ fn pad_image<T: Copy>(
         }
     }
     out
+}
+
+/// The taps' index offsets in a padded image of `plen` elements a row.
+fn tap_offsets(win: &Window, plen: usize, c: usize) -> Vec<isize> {
+    win.taps
+        .iter()
+        .map(|&(i, j)| i * plen as isize + j * c as isize)
+        .collect()
 }
 
 /// Runs `pixel(padded, centre_index, offsets, out_pixel)` for every pixel, rows in parallel.
@@ -156,11 +170,7 @@ fn for_each_pixel<T: Copy + Sync, O: Copy + Default + Send>(
 ) -> Vec<O> {
     let r = win.radius;
     let plen = (w + 2 * r) * c;
-    let ofs: Vec<isize> = win
-        .taps
-        .iter()
-        .map(|&(i, j)| i * plen as isize + j * c as isize)
-        .collect();
+    let ofs = tap_offsets(win, plen, c);
     let row_len = w * c;
     let mut out = vec![O::default(); row_len * h];
     let band = band_rows(h, 4);
@@ -183,11 +193,42 @@ fn at(centre: usize, ofs: isize) -> usize {
     centre.wrapping_add_signed(ofs)
 }
 
-fn bilateral_u8(src: &Image, v: &[u8], p: &BilateralParams, win: &Window) -> Vec<u8> {
+fn bilateral_u8(src: &Image, v: &[u8], p: &BilateralParams, win: &Window, isa: Isa) -> Vec<u8> {
+    let (w, h, c) = (src.width, src.height, src.channels);
+    if !u8_band::fits(win.taps.len(), win.radius) {
+        return bilateral_u8_per_pixel(src, v, p, win);
+    }
+    let color = u8_color_table(sigma_or_one(p.sigma_color), c);
+    let constant = u8::saturate_from_f64(p.border.value);
+    let r = win.radius;
+    // 2r columns a side: the kept weights cover r pixels beyond the strip.
+    let padded = pad_image(v, w, h, c, r, 2 * r, p.border.mode, constant);
+    let plan = u8_band::Plan {
+        padded: &padded,
+        plen: (w + 4 * r) * c,
+        width: w,
+        channels: c,
+        radius: r,
+        taps: &win.taps,
+        space: &win.space,
+        color: &color,
+    };
+    let row_len = w * c;
+    let mut out = vec![0u8; row_len * h];
+    let band = band_rows(h, 16);
+    out.par_chunks_mut(band * row_len)
+        .enumerate()
+        .for_each(|(b, chunk)| u8_band::u8_band(isa, &plan, b * band, chunk));
+    out
+}
+
+/// The per-pixel loop, for windows too large for [`u8_band`]'s kept weights (which grow
+/// as r³).
+fn bilateral_u8_per_pixel(src: &Image, v: &[u8], p: &BilateralParams, win: &Window) -> Vec<u8> {
     let (w, h, c) = (src.width, src.height, src.channels);
     let color = u8_color_table(sigma_or_one(p.sigma_color), c);
     let constant = u8::saturate_from_f64(p.border.value);
-    let padded = pad_image(v, w, h, c, win.radius, p.border.mode, constant);
+    let padded = pad_image(v, w, h, c, win.radius, win.radius, p.border.mode, constant);
     let space = &win.space;
     if c == 1 {
         for_each_pixel(&padded, w, h, 1, win, |s, centre, ofs, o: &mut [u8]| {
@@ -246,7 +287,7 @@ fn bilateral_f32(src: &Image, v: &[f32], p: &BilateralParams, win: &Window) -> V
         hi - lo,
         (phi - plo) * c as f64,
     );
-    let padded = pad_image(v, w, h, c, win.radius, p.border.mode, constant);
+    let padded = pad_image(v, w, h, c, win.radius, win.radius, p.border.mode, constant);
     let space = &win.space;
     for_each_pixel(&padded, w, h, c, win, |s, centre, ofs, o: &mut [f32]| {
         let (mut sum, mut wsum) = ([0f32; 3], 0f32);
@@ -276,6 +317,15 @@ fn bilateral_f32(src: &Image, v: &[f32], p: &BilateralParams, win: &Window) -> V
 /// code paths differ by that much. `sigma <= 0` means 1; `Constant` borders use
 /// `border.value` (OpenCV itself pads with 0).
 pub fn bilateral_filter(src: &Image, p: &BilateralParams) -> Result<Image, PluginError> {
+    bilateral_filter_isa(src, p, Isa::active())
+}
+
+/// [`bilateral_filter`] with the u8 rows run at `isa`.
+pub(crate) fn bilateral_filter_isa(
+    src: &Image,
+    p: &BilateralParams,
+    isa: Isa,
+) -> Result<Image, PluginError> {
     let invalid = |what: String| Err(PluginError::invalid(format!("bilateral_filter: {what}")));
     if p.d > MAX_D {
         return invalid(format!("d {} is above {MAX_D}", p.d));
@@ -297,7 +347,7 @@ pub fn bilateral_filter(src: &Image, p: &BilateralParams) -> Result<Image, Plugi
     let data = match &src.data {
         PixelData::U8(v) => {
             let win = window(p.d, sigma_space, f64::from(coeff as f32), false);
-            PixelData::U8(bilateral_u8(src, v, p, &win))
+            PixelData::U8(bilateral_u8(src, v, p, &win, isa))
         }
         PixelData::F32(v) => {
             let win = window(p.d, sigma_space, coeff, true);
@@ -505,15 +555,63 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(120))]
         #[test]
         fn optimised_equals_naive(img in arb_image(14), p in arb_params()) {
-            let got = bilateral_filter(&img, &p).unwrap();
             let want = naive(&img, &p);
-            match (&got.data, &want) {
-                (PixelData::F32(g), PixelData::F32(w)) => {
-                    for (i, (a, b)) in g.iter().zip(w).enumerate() {
-                        prop_assert!((a - b).abs() <= 1e-5, "element {}: {} vs {}", i, a, b);
+            for isa in Isa::available() {
+                let got = bilateral_filter_isa(&img, &p, isa).unwrap();
+                match (&got.data, &want) {
+                    (PixelData::F32(g), PixelData::F32(w)) => {
+                        for (i, (a, b)) in g.iter().zip(w).enumerate() {
+                            prop_assert!((a - b).abs() <= 1e-5, "{} element {}: {} vs {}", isa, i, a, b);
+                        }
                     }
+                    _ => prop_assert_eq!(&got.data, &want, "{}", isa),
                 }
-                _ => prop_assert_eq!(&got.data, &want),
+            }
+        }
+    }
+
+    #[test]
+    fn large_radius_equals_naive() {
+        // d 0 with σs 12: radius 18, past what the kept weights hold (the per-pixel loop).
+        assert!(!u8_band::fits(window(0, 12.0, -1.0, false).taps.len(), 18));
+        for c in [1, 3] {
+            let v: Vec<u8> = (0..23 * 9 * c).map(|i| (i * 7919 % 251) as u8).collect();
+            let img = Image::new(23, 9, c, PixelData::U8(v)).unwrap();
+            let p = params(0, 40.0, 12.0, BorderMode::Reflect101, 0.0);
+            let want = naive(&img, &p);
+            for isa in Isa::available() {
+                assert_eq!(
+                    bilateral_filter_isa(&img, &p, isa).unwrap().data,
+                    want,
+                    "{isa} {c}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn wide_rows_and_bands_equal_naive() {
+        // Rows longer than one accumulator chunk, more rows than one band.
+        let mut seed = 0x9e37_79b9u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for (w, h, c) in [(1100, 9, 1), (530, 5, 3), (600, 40, 1)] {
+            let v: Vec<u8> = (0..w * h * c).map(|_| next() as u8).collect();
+            let img = Image::new(w, h, c, PixelData::U8(v)).unwrap();
+            for (d, sc, mode) in [
+                (9, 75.0, BorderMode::Reflect101),
+                (5, 10.0, BorderMode::Wrap),
+            ] {
+                let p = params(d, sc, 3.0, mode, 7.0);
+                let want = naive(&img, &p);
+                for isa in Isa::available() {
+                    let got = bilateral_filter_isa(&img, &p, isa).unwrap();
+                    assert_eq!(got.data, want, "{isa} {w}x{h}x{c} d {d}");
+                }
             }
         }
     }
