@@ -7,7 +7,7 @@ use yam_plugin_api::{
 };
 
 use super::blur::{band_rows, plane, Plane};
-use super::border::{index_table, RowPadder};
+use super::border::{index_table, prefetch_row, RowPadder};
 use crate::isa::Isa;
 use crate::recycle::{output_vec, Recyclable};
 use crate::simd::{self, median::MedianRow};
@@ -186,6 +186,7 @@ fn for_each_window_row<T: Recyclable, S: Default>(
                     let sy = rows[p].expect("replicate always maps inside");
                     let row = &src.data[sy * row_len..(sy + 1) * row_len];
                     padder.pad(row, T::default(), &mut ring[(p % k) * plen..][..plen]);
+                    prefetch_row(src.data, row_len, sy + 1);
                 }
                 let window = Window {
                     ring: &ring,

@@ -8,6 +8,7 @@
 //! from a sparse table of the padded source row (two lookups per run). Row bands run in
 //! parallel. Channels are independent and no arithmetic is done, so every dtype is exact.
 
+use super::border::prefetch_row;
 use crate::isa::Isa;
 use crate::pixel::Pixel;
 use crate::simd;
@@ -465,6 +466,7 @@ impl<T: Pixel, E: Extremum> simd::PlainKernel for RectBand<'_, T, E> {
                 match pad.index((first + q) as isize - r as isize, h) {
                     Some(y) => {
                         pad_row(&src[y * row_len..(y + 1) * row_len], c, r, pad, &mut p);
+                        prefetch_row(src, row_len, y + 1);
                         running_row::<T, E>(&p, c, k, dst, &mut g, &mut s);
                     }
                     None => {
@@ -615,7 +617,10 @@ impl<T: Pixel, E: Extremum> simd::PlainKernel for GeneralBand<'_, T, E> {
             let slot = &mut ring[(q % k) * slot_len..(q % k + 1) * slot_len];
             let (first, mut rest) = slot.split_at_mut(padded_len);
             match pad.index((y0 + q) as isize - r as isize, h) {
-                Some(y) => pad_row(&src[y * row_len..(y + 1) * row_len], c, r, pad, first),
+                Some(y) => {
+                    pad_row(&src[y * row_len..(y + 1) * row_len], c, r, pad, first);
+                    prefetch_row(src, row_len, y + 1);
+                }
                 None => {
                     let Pad::Const(v) = pad else {
                         unreachable!("only the constant border leaves rows unmapped")
