@@ -1,0 +1,149 @@
+//! Per-row passes of Canny: 3×3 Sobel, magnitude and non-maximum suppression.
+//!
+//! Plain loops over equal-length slices, `#[inline(always)]` so that they are compiled (and
+//! autovectorised) inside the caller's `#[target_feature]` function.
+
+use super::{CANDIDATE, EDGE, NOT_EDGE};
+
+/// `tan(22.5°)·2¹⁵`, rounded, as OpenCV uses it.
+pub(super) const TG22: i32 = 13573;
+
+/// `dx`, `dy` of one row for aperture 3 with a replicate border: `above`, `row`, `below` are
+/// the source rows (clamped by the caller), `vs`, `vd` scratch of `width + 2`.
+///
+/// Separable: vertical `[1 2 1]` and `[-1 0 1]` sums first, then horizontal `[-1 0 1]` and
+/// `[1 2 1]`. Every sum fits i16 (|dx|, |dy| ≤ 1020), so i16 arithmetic is exact.
+#[inline(always)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "three source rows, two scratch, two outputs"
+)]
+pub(super) fn sobel3(
+    above: &[u8],
+    row: &[u8],
+    below: &[u8],
+    vs: &mut [i16],
+    vd: &mut [i16],
+    dx: &mut [i16],
+    dy: &mut [i16],
+) {
+    let w = row.len();
+    let (above, below) = (&above[..w], &below[..w]);
+    {
+        let (s, d) = (&mut vs[1..=w], &mut vd[1..=w]);
+        for x in 0..w {
+            let (a, b, c) = (i16::from(above[x]), i16::from(row[x]), i16::from(below[x]));
+            s[x] = a + 2 * b + c;
+            d[x] = c - a;
+        }
+    }
+    // Replicate: the column outside the image has the sums of the edge column.
+    vs[0] = vs[1];
+    vs[w + 1] = vs[w];
+    vd[0] = vd[1];
+    vd[w + 1] = vd[w];
+    let (sl, sr) = (&vs[..w], &vs[2..w + 2]);
+    let (dl, dc, dr) = (&vd[..w], &vd[1..=w], &vd[2..w + 2]);
+    let (dx, dy) = (&mut dx[..w], &mut dy[..w]);
+    for x in 0..w {
+        dx[x] = sr[x] - sl[x];
+        dy[x] = dl[x] + 2 * dc[x] + dr[x];
+    }
+}
+
+/// `mag[1..=w]` = `|dx| + |dy|` or `dx² + dy²`; `mag[0]` and `mag[w + 1]` are 0 (magnitudes
+/// outside the image). Every magnitude of a u8 image fits i32 (at most 2·12240²).
+#[inline(always)]
+pub(super) fn magnitude(dx: &[i16], dy: &[i16], l2: bool, mag: &mut [i32]) {
+    let w = dx.len();
+    let dy = &dy[..w];
+    mag[0] = 0;
+    mag[w + 1] = 0;
+    let m = &mut mag[1..=w];
+    if l2 {
+        for x in 0..w {
+            let (a, b) = (i32::from(dx[x]), i32::from(dy[x]));
+            m[x] = a * a + b * b;
+        }
+    } else {
+        for x in 0..w {
+            m[x] = i32::from(dx[x]).abs() + i32::from(dy[x]).abs();
+        }
+    }
+}
+
+/// Non-maximum suppression of one row into map states: `prev`, `cur`, `next` are the
+/// magnitude rows (`width + 2`, zero framed) around the row of `dx`, `dy`.
+///
+/// Branch-free so it vectorises: the bound a magnitude must exceed is selected by direction.
+#[inline(always)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "gradients, three magnitude rows, thresholds"
+)]
+pub(super) fn suppress(
+    dx: &[i16],
+    dy: &[i16],
+    prev: &[i32],
+    cur: &[i32],
+    next: &[i32],
+    low: i32,
+    high: i32,
+    out: &mut [u8],
+) {
+    let w = out.len();
+    let (dx, dy) = (&dx[..w], &dy[..w]);
+    let (pl, pc, pr) = (&prev[..w], &prev[1..=w], &prev[2..w + 2]);
+    let (cl, cm, cr) = (&cur[..w], &cur[1..=w], &cur[2..w + 2]);
+    let (nl, nc, nr) = (&next[..w], &next[1..=w], &next[2..w + 2]);
+    for x in 0..w {
+        let m = cm[x];
+        let (xs, ys) = (i32::from(dx[x]), i32::from(dy[x]));
+        let ax = xs.abs();
+        let ay = ys.abs() << 15;
+        let tg22x = ax * TG22;
+        let tg67x = tg22x + (ax << 16);
+        // The larger neighbour of each direction, unconditionally: selecting between loads
+        // would compile to gathers. `>=` is `> n - 1` (magnitudes are ≥ 0).
+        let horizontal = cl[x].max(cr[x] - 1);
+        let vertical = pc[x].max(nc[x] - 1);
+        let rising = pr[x].max(nl[x]);
+        let falling = pl[x].max(nr[x]);
+        // Diagonal along the gradient's sign: up-right/down-left when the signs differ.
+        let diagonal = if (xs ^ ys) < 0 { rising } else { falling };
+        let bound = if ay < tg22x {
+            horizontal
+        } else if ay > tg67x {
+            vertical
+        } else {
+            diagonal
+        };
+        let keep = m > low && m > bound;
+        out[x] = if !keep {
+            NOT_EDGE
+        } else if m > high {
+            EDGE
+        } else {
+            CANDIDATE
+        };
+    }
+}
+
+/// Appends `offset + x` for every `EDGE` in `row`; blocks without one are skipped by a
+/// vectorised test.
+#[inline(always)]
+pub(super) fn push_edges(row: &[u8], offset: usize, seeds: &mut Vec<usize>) {
+    const BLOCK: usize = 64;
+    for (b, block) in row.chunks(BLOCK).enumerate() {
+        if block.iter().fold(0u8, |a, &s| a | u8::from(s == EDGE)) != 0 {
+            let base = offset + b * BLOCK;
+            seeds.extend(
+                block
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &s)| s == EDGE)
+                    .map(|(i, _)| base + i),
+            );
+        }
+    }
+}
