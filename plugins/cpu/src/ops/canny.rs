@@ -124,10 +124,10 @@ pub(crate) fn canny_isa(src: &Image, p: &CannyParams, isa: Isa) -> Result<Image,
     let mut stack = Vec::new();
     for first in (0..h).step_by(band) {
         for y in [first, (first + band).min(h) - 1] {
-            rows::push_edges(&map[y * w..(y + 1) * w], y * w, &mut stack);
+            rows::push_edges(&map[y * w..(y + 1) * w], y, &mut stack);
         }
     }
-    hysteresis::grow(&mut map, w, &mut stack);
+    hysteresis::grow(&mut map, w, &mut stack, &mut Vec::new());
 
     map.par_chunks_mut(band * w).for_each(|rows| {
         for s in rows {
@@ -375,6 +375,28 @@ mod tests {
         // With high above every magnitude nothing is strong, so nothing survives.
         let got = canny(&img, &params(100.0, 5000.0, 3, false)).unwrap();
         assert_eq!(got.data, PixelData::U8(vec![0; 24]));
+    }
+
+    #[test]
+    fn weak_edges_grow_across_row_bands() {
+        // A weak vertical step (|dx| = 160) 200 rows tall, strong (|dx| = 800) only in the
+        // last rows: the edge must climb through every band of rows to the top.
+        let (w, h) = (12, 200);
+        let v: Vec<u8> = (0..w * h)
+            .map(|i| match (i / w, i % w) {
+                (_, x) if x < 6 => 0,
+                (y, _) if y >= h - 3 => 200,
+                _ => 40,
+            })
+            .collect();
+        let img = Image::new(w, h, 1, PixelData::U8(v)).unwrap();
+        let p = params(100.0, 500.0, 3, false);
+        let want = naive(&img, &p);
+        assert_eq!(want[5], 255, "the top row is reached");
+        for isa in Isa::available() {
+            let got = canny_isa(&img, &p, isa).unwrap();
+            assert_eq!(got.data, PixelData::U8(want.clone()), "isa {isa}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! One band of rows: gradients, magnitudes and suppression row by row through a ring of
-//! three rows (no whole-image temporaries), then hysteresis inside the band.
+//! three rows (no whole-image temporaries), with hysteresis inside the band as it goes.
 
 use super::hysteresis::grow;
 use super::rows::{magnitude, push_edges, sobel3, suppress};
@@ -65,18 +65,23 @@ impl Band<'_> {
         // ring[0], ring[1], ring[2]: the rows above, at and below the one suppressed.
         self.fill(&mut ring[0], self.first.checked_sub(1), &mut scratch);
         self.fill(&mut ring[1], Some(self.first), &mut scratch);
-        let mut seeds = Vec::new();
-        for (r, out) in map.chunks_exact_mut(w).enumerate() {
+        let (mut stack, mut frontier) = (Vec::new(), Vec::new());
+        for r in 0..map.len() / w {
             let y = self.first + r;
             self.fill(&mut ring[2], Some(y + 1), &mut scratch);
             let [above, at, below] = &ring;
+            let out = &mut map[r * w..(r + 1) * w];
             suppress(
                 &at.dx, &at.dy, &above.mag, &at.mag, &below.mag, self.low, self.high, out,
             );
-            push_edges(out, r * w, &mut seeds);
             ring.rotate_left(1);
+            // Hysteresis while the rows are in cache: the seeds are this row's strong pixels
+            // and the edges of the row above, whose neighbours in this row were unknown.
+            // Growth stays within the rows done so far.
+            push_edges(out, r, &mut stack);
+            stack.append(&mut frontier);
+            grow(&mut map[..(r + 1) * w], w, &mut stack, &mut frontier);
         }
-        grow(map, w, &mut seeds);
     }
 
     /// Fills `slot` with row `y`, or zero magnitudes when `y` is outside the image.

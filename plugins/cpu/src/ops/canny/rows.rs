@@ -129,21 +129,19 @@ pub(super) fn suppress(
     }
 }
 
-/// Appends `offset + x` for every `EDGE` in `row`; blocks without one are skipped by a
-/// vectorised test.
+/// Appends `(y, x)` for every `EDGE` in `row`: a bit mask per block of 64 (vectorised),
+/// then its set bits.
 #[inline(always)]
-pub(super) fn push_edges(row: &[u8], offset: usize, seeds: &mut Vec<usize>) {
+pub(super) fn push_edges(row: &[u8], y: usize, seeds: &mut Vec<(usize, usize)>) {
     const BLOCK: usize = 64;
     for (b, block) in row.chunks(BLOCK).enumerate() {
-        if block.iter().fold(0u8, |a, &s| a | u8::from(s == EDGE)) != 0 {
-            let base = offset + b * BLOCK;
-            seeds.extend(
-                block
-                    .iter()
-                    .enumerate()
-                    .filter(|&(_, &s)| s == EDGE)
-                    .map(|(i, _)| base + i),
-            );
+        let mut mask = block
+            .iter()
+            .enumerate()
+            .fold(0u64, |m, (i, &s)| m | u64::from(s == EDGE) << i);
+        while mask != 0 {
+            seeds.push((y, b * BLOCK + mask.trailing_zeros() as usize));
+            mask &= mask - 1;
         }
     }
 }
