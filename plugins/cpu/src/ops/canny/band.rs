@@ -2,7 +2,7 @@
 //! three rows (no whole-image temporaries), with hysteresis inside the band as it goes.
 
 use super::hysteresis::grow;
-use super::rows::{magnitude, push_edges, sobel3, suppress};
+use super::rows::{magnitude, sobel3, suppress, Around};
 use crate::isa::Isa;
 use crate::simd::{self, Kernel, Simd};
 
@@ -71,14 +71,18 @@ impl Band<'_> {
             self.fill(&mut ring[2], Some(y + 1), &mut scratch);
             let [above, at, below] = &ring;
             let out = &mut map[r * w..(r + 1) * w];
-            suppress(
-                &at.dx, &at.dy, &above.mag, &at.mag, &below.mag, self.low, self.high, out,
-            );
+            let rows = Around {
+                dx: &at.dx,
+                dy: &at.dy,
+                prev: &above.mag,
+                cur: &at.mag,
+                next: &below.mag,
+            };
+            suppress(&rows, (self.low, self.high), out, r, &mut stack);
             ring.rotate_left(1);
             // Hysteresis while the rows are in cache: the seeds are this row's strong pixels
             // and the edges of the row above, whose neighbours in this row were unknown.
             // Growth stays within the rows done so far.
-            push_edges(out, r, &mut stack);
             stack.append(&mut frontier);
             grow(&mut map[..(r + 1) * w], w, &mut stack, &mut frontier);
         }

@@ -5,6 +5,9 @@
 
 use super::{CANDIDATE, EDGE, NOT_EDGE};
 
+// Only `EDGE` has its bit: the states OR-ed together show whether a block has one.
+const _: () = assert!(EDGE & (CANDIDATE | NOT_EDGE) == 0);
+
 /// `tan(22.5°)·2¹⁵`, rounded, as OpenCV uses it.
 pub(super) const TG22: i32 = 13573;
 
@@ -72,8 +75,79 @@ pub(super) fn magnitude(dx: &[i16], dy: &[i16], l2: bool, mag: &mut [i32]) {
     }
 }
 
-/// Non-maximum suppression of one row into map states: `prev`, `cur`, `next` are the
-/// magnitude rows (`width + 2`, zero framed) around the row of `dx`, `dy`.
+/// The rows non-maximum suppression reads: gradients of one row and the magnitude rows
+/// (`width + 2`, zero framed) above, at and below it.
+pub(super) struct Around<'a> {
+    pub dx: &'a [i16],
+    pub dy: &'a [i16],
+    pub prev: &'a [i32],
+    pub cur: &'a [i32],
+    pub next: &'a [i32],
+}
+
+/// Non-maximum suppression of row `y` into map states; the strong pixels are appended to
+/// `seeds`. Blocks with no magnitude above `low` (most of a natural image) are skipped.
+#[inline(always)]
+pub(super) fn suppress(
+    rows: &Around<'_>,
+    thresholds: (i32, i32),
+    out: &mut [u8],
+    y: usize,
+    seeds: &mut Vec<(usize, usize)>,
+) {
+    const BLOCK: usize = 32;
+    let width = out.len();
+    // Whole blocks have a constant length, so their loops compile to straight vector code.
+    let mut blocks = out.chunks_exact_mut(BLOCK);
+    for (b, out) in blocks.by_ref().enumerate() {
+        suppress_or_skip(rows, thresholds, b * BLOCK, out, y, seeds);
+    }
+    let tail = blocks.into_remainder();
+    if !tail.is_empty() {
+        suppress_or_skip(rows, thresholds, width - tail.len(), tail, y, seeds);
+    }
+}
+
+/// [`suppress`] of the pixels `x..x + out.len()`.
+#[inline(always)]
+fn suppress_or_skip(
+    rows: &Around<'_>,
+    (low, high): (i32, i32),
+    x: usize,
+    out: &mut [u8],
+    y: usize,
+    seeds: &mut Vec<(usize, usize)>,
+) {
+    let n = out.len();
+    if rows.cur[x + 1..=x + n]
+        .iter()
+        .fold(false, |a, &m| a | (m > low))
+    {
+        let strong = suppress_block(
+            &rows.dx[x..x + n],
+            &rows.dy[x..x + n],
+            &rows.prev[x..x + n + 2],
+            &rows.cur[x..x + n + 2],
+            &rows.next[x..x + n + 2],
+            low,
+            high,
+            out,
+        );
+        if strong {
+            seeds.extend(
+                (x..)
+                    .zip(out.iter())
+                    .filter(|&(_, &s)| s == EDGE)
+                    .map(|(i, _)| (y, i)),
+            );
+        }
+    } else {
+        out.fill(NOT_EDGE);
+    }
+}
+
+/// Suppression of the pixels of `out`, the magnitude rows starting one pixel to the left;
+/// whether any is strong.
 ///
 /// Branch-free so it vectorises: the bound a magnitude must exceed is selected by direction.
 #[inline(always)]
@@ -81,7 +155,7 @@ pub(super) fn magnitude(dx: &[i16], dy: &[i16], l2: bool, mag: &mut [i32]) {
     clippy::too_many_arguments,
     reason = "gradients, three magnitude rows, thresholds"
 )]
-pub(super) fn suppress(
+fn suppress_block(
     dx: &[i16],
     dy: &[i16],
     prev: &[i32],
@@ -90,12 +164,13 @@ pub(super) fn suppress(
     low: i32,
     high: i32,
     out: &mut [u8],
-) {
+) -> bool {
     let w = out.len();
     let (dx, dy) = (&dx[..w], &dy[..w]);
     let (pl, pc, pr) = (&prev[..w], &prev[1..=w], &prev[2..w + 2]);
     let (cl, cm, cr) = (&cur[..w], &cur[1..=w], &cur[2..w + 2]);
     let (nl, nc, nr) = (&next[..w], &next[1..=w], &next[2..w + 2]);
+    let mut seen = 0u8;
     for x in 0..w {
         let m = cm[x];
         let (xs, ys) = (i32::from(dx[x]), i32::from(dy[x]));
@@ -118,30 +193,27 @@ pub(super) fn suppress(
         } else {
             diagonal
         };
-        let keep = m > low && m > bound;
-        out[x] = if !keep {
+        // `&`, `|` rather than `&&`, `||`: short circuits would stop the vectorisation.
+        let keep = (m > low) & (m > bound);
+        let state = if !keep {
             NOT_EDGE
         } else if m > high {
             EDGE
         } else {
             CANDIDATE
         };
+        seen |= state;
+        out[x] = state;
     }
+    seen & EDGE != 0
 }
 
-/// Appends `(y, x)` for every `EDGE` in `row`: a bit mask per block of 64 (vectorised),
-/// then its set bits.
-#[inline(always)]
-pub(super) fn push_edges(row: &[u8], y: usize, seeds: &mut Vec<(usize, usize)>) {
-    const BLOCK: usize = 64;
-    for (b, block) in row.chunks(BLOCK).enumerate() {
-        let mut mask = block
-            .iter()
+/// Appends `(y, x)` for every `EDGE` in `row`.
+pub(super) fn push_row_edges(row: &[u8], y: usize, seeds: &mut Vec<(usize, usize)>) {
+    seeds.extend(
+        row.iter()
             .enumerate()
-            .fold(0u64, |m, (i, &s)| m | u64::from(s == EDGE) << i);
-        while mask != 0 {
-            seeds.push((y, b * BLOCK + mask.trailing_zeros() as usize));
-            mask &= mask - 1;
-        }
-    }
+            .filter(|&(_, &s)| s == EDGE)
+            .map(|(x, _)| (y, x)),
+    );
 }
