@@ -100,20 +100,20 @@ impl Band<'_> {
             Gradients::Sobel3(src) => {
                 let row = |y: usize| &src[y * w..(y + 1) * w];
                 sobel3(
-                    row(y.saturating_sub(1)),
-                    row(y),
-                    row((y + 1).min(h - 1)),
+                    [row(y.saturating_sub(1)), row(y), row((y + 1).min(h - 1))],
                     &mut scratch.0,
                     &mut scratch.1,
                     &mut slot.dx,
                     &mut slot.dy,
+                    self.l2,
+                    &mut slot.mag,
                 );
             }
             Gradients::Full { dx, dy } => {
                 slot.dx.copy_from_slice(&dx[y * w..(y + 1) * w]);
                 slot.dy.copy_from_slice(&dy[y * w..(y + 1) * w]);
+                magnitude(&slot.dx, &slot.dy, self.l2, &mut slot.mag);
             }
         }
-        magnitude(&slot.dx, &slot.dy, self.l2, &mut slot.mag);
     }
 }

@@ -11,24 +11,26 @@ const _: () = assert!(EDGE & (CANDIDATE | NOT_EDGE) == 0);
 /// `tan(22.5°)·2¹⁵`, rounded, as OpenCV uses it.
 pub(super) const TG22: i32 = 13573;
 
-/// `dx`, `dy` of one row for aperture 3 with a replicate border: `above`, `row`, `below` are
-/// the source rows (clamped by the caller), `vs`, `vd` scratch of `width + 2`.
+/// `dx`, `dy` and the magnitudes (as [`magnitude`]) of one row for aperture 3 with a
+/// replicate border: `above`, `row`, `below` are the source rows (clamped by the caller),
+/// `vs`, `vd` scratch of `width + 2`.
 ///
 /// Separable: vertical `[1 2 1]` and `[-1 0 1]` sums first, then horizontal `[-1 0 1]` and
-/// `[1 2 1]`. Every sum fits i16 (|dx|, |dy| ≤ 1020), so i16 arithmetic is exact.
+/// `[1 2 1]` with the magnitude in the same loop. Every sum fits i16 (|dx|, |dy| ≤ 1020), so
+/// i16 arithmetic is exact.
 #[inline(always)]
 #[allow(
     clippy::too_many_arguments,
-    reason = "three source rows, two scratch, two outputs"
+    reason = "three source rows, two scratch, three outputs"
 )]
 pub(super) fn sobel3(
-    above: &[u8],
-    row: &[u8],
-    below: &[u8],
+    [above, row, below]: [&[u8]; 3],
     vs: &mut [i16],
     vd: &mut [i16],
     dx: &mut [i16],
     dy: &mut [i16],
+    l2: bool,
+    mag: &mut [i32],
 ) {
     let w = row.len();
     let (above, below) = (&above[..w], &below[..w]);
@@ -48,9 +50,23 @@ pub(super) fn sobel3(
     let (sl, sr) = (&vs[..w], &vs[2..w + 2]);
     let (dl, dc, dr) = (&vd[..w], &vd[1..=w], &vd[2..w + 2]);
     let (dx, dy) = (&mut dx[..w], &mut dy[..w]);
-    for x in 0..w {
-        dx[x] = sr[x] - sl[x];
-        dy[x] = dl[x] + 2 * dc[x] + dr[x];
+    mag[0] = 0;
+    mag[w + 1] = 0;
+    let m = &mut mag[1..=w];
+    // The magnitude choice outside the loop, so that each loop is straight vector code.
+    if l2 {
+        for x in 0..w {
+            let (a, b) = (sr[x] - sl[x], dl[x] + 2 * dc[x] + dr[x]);
+            (dx[x], dy[x]) = (a, b);
+            let (a, b) = (i32::from(a), i32::from(b));
+            m[x] = a * a + b * b;
+        }
+    } else {
+        for x in 0..w {
+            let (a, b) = (sr[x] - sl[x], dl[x] + 2 * dc[x] + dr[x]);
+            (dx[x], dy[x]) = (a, b);
+            m[x] = i32::from(a).abs() + i32::from(b).abs();
+        }
     }
 }
 
