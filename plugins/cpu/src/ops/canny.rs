@@ -1,9 +1,10 @@
 //! Edge maps: OpenCV `Canny` on u8 images (SEMANTICS §7), bit-exact.
 //!
 //! As OpenCV: bands of rows in parallel, each computing gradients (i16), magnitudes (i32) and
-//! non-maximum suppression row by row into a u8 map with three states, then growing its
-//! strong pixels through the candidates (hysteresis); a serial step continues the edges that
-//! reach a band's first or last row into the neighbouring bands, and a last pass writes 0/255.
+//! non-maximum suppression row by row into a u8 map with three states, and growing its strong
+//! pixels through the candidates (hysteresis) as its rows are done; a serial step continues
+//! the edges that reach a band's first or last row into the neighbouring bands, and a last
+//! pass writes 0/255.
 
 mod band;
 mod hysteresis;
@@ -87,7 +88,8 @@ pub(crate) fn canny_isa(src: &Image, p: &CannyParams, isa: Isa) -> Result<Image,
     if w == 0 || h == 0 {
         return Ok(Image::zeros(w, h, 1, DType::U8));
     }
-    // Magnitudes of a u8 image lie in 0..2^29, so clamping to i32 keeps every comparison.
+    // Magnitudes of a u8 image lie in 0..2^29 (|dx|, |dy| <= 12240), so clamping the
+    // thresholds to i32 keeps every comparison.
     let (low, high) = thresholds(p);
     let clamp = |t: i64| t.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
     let full;
