@@ -1,8 +1,14 @@
 //! Edge maps: OpenCV `Canny` on u8 images (SEMANTICS §7), bit-exact.
 //!
-//! Gradients come from [`sobel`] (replicate border, i16), magnitudes and non-maximum
-//! suppression fill a map with OpenCV's three states, and a stack grows the strong pixels
-//! through the candidates (hysteresis).
+//! As OpenCV: bands of rows in parallel, each computing gradients (i16), magnitudes (i32) and
+//! non-maximum suppression row by row into a u8 map with three states, and growing its strong
+//! pixels through the candidates (hysteresis) as its rows are done; a serial step continues
+//! the edges that reach a band's first or last row into the neighbouring bands, and a last
+//! pass writes 0/255.
+
+mod band;
+mod hysteresis;
+mod rows;
 
 use rayon::prelude::*;
 use yam_plugin_api::{
@@ -10,10 +16,10 @@ use yam_plugin_api::{
     DType, Image, PixelData, PluginError,
 };
 
-use super::edges::sobel;
-
-/// `tan(22.5°)·2¹⁵`, rounded, as OpenCV uses it.
-const TG22: i64 = 13573;
+use self::band::{Band, Gradients};
+use super::blur::band_rows;
+use super::edges::sobel_isa;
+use crate::isa::Isa;
 
 /// Map states, as OpenCV's `map`: a candidate (passes NMS and `low`), no edge, an edge.
 const CANDIDATE: u8 = 0;
@@ -57,13 +63,18 @@ pub fn thresholds(p: &CannyParams) -> (i64, i64) {
 /// 4. Candidates pass NMS with `m > low`; edges are the candidates 8-connected through
 ///    candidates to one with `m > high`.
 pub fn canny(src: &Image, p: &CannyParams) -> Result<Image, PluginError> {
+    canny_isa(src, p, Isa::active())
+}
+
+/// [`canny`] with the row passes compiled for `isa`.
+pub(crate) fn canny_isa(src: &Image, p: &CannyParams, isa: Isa) -> Result<Image, PluginError> {
     let invalid = |what: String| Err(PluginError::invalid(format!("canny: {what}")));
     if src.channels != 1 {
         return invalid(format!("needs 1 channel, input has {}", src.channels));
     }
-    if src.dtype() != DType::U8 {
+    let PixelData::U8(pixels) = &src.data else {
         return invalid(format!("needs u8 input, got {}", src.dtype()));
-    }
+    };
     if ![3, 5, 7].contains(&p.aperture) {
         return invalid(format!("aperture {} must be 3, 5 or 7", p.aperture));
     }
@@ -77,111 +88,65 @@ pub fn canny(src: &Image, p: &CannyParams) -> Result<Image, PluginError> {
     if w == 0 || h == 0 {
         return Ok(Image::zeros(w, h, 1, DType::U8));
     }
-    let (dx, dy) = gradients(src, p.aperture)?;
+    // Magnitudes of a u8 image lie in 0..2^29 (|dx|, |dy| <= 12240), so clamping the
+    // thresholds to i32 keeps every comparison.
     let (low, high) = thresholds(p);
+    let clamp = |t: i64| t.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+    let full;
+    let grad = if p.aperture == 3 {
+        Gradients::Sobel3(pixels)
+    } else {
+        full = gradients(src, p.aperture, isa)?;
+        Gradients::Full {
+            dx: &full.0,
+            dy: &full.1,
+        }
+    };
 
-    // Magnitudes with a zero frame one pixel wide.
-    let mw = w + 2;
-    let mut mag = vec![0i64; mw * (h + 2)];
-    mag[mw..mw * (h + 1)]
-        .par_chunks_mut(mw)
+    let band = band_rows(h, 16);
+    let mut map = vec![0u8; w * h];
+    map.par_chunks_mut(band * w)
         .enumerate()
-        .for_each(|(y, row)| {
-            let (gx, gy) = (&dx[y * w..(y + 1) * w], &dy[y * w..(y + 1) * w]);
-            for (m, (&a, &b)) in row[1..=w].iter_mut().zip(gx.iter().zip(gy)) {
-                let (a, b) = (i64::from(a), i64::from(b));
-                *m = if p.l2_gradient {
-                    a * a + b * b
-                } else {
-                    a.abs() + b.abs()
-                };
-            }
+        .for_each(|(b, rows)| {
+            let pass = Band {
+                grad: &grad,
+                width: w,
+                height: h,
+                first: b * band,
+                l2: p.l2_gradient,
+                low: clamp(low),
+                high: clamp(high),
+                map: rows,
+            };
+            band::run(pass, isa);
         });
 
-    // Non-maximum suppression into a map with a NOT_EDGE frame; strong pixels become seeds.
-    let mut map = vec![NOT_EDGE; mw * (h + 2)];
-    let seeds: Vec<Vec<usize>> = map[mw..mw * (h + 1)]
-        .par_chunks_mut(mw)
-        .enumerate()
-        .map(|(y, row)| {
-            let mut seeds = Vec::new();
-            let (prev, cur, next) = (
-                &mag[y * mw..(y + 1) * mw],
-                &mag[(y + 1) * mw..(y + 2) * mw],
-                &mag[(y + 2) * mw..(y + 3) * mw],
-            );
-            for x in 0..w {
-                let j = x + 1;
-                let m = cur[j];
-                if m <= low {
-                    continue;
-                }
-                let (xs, ys) = (dx[y * w + x], dy[y * w + x]);
-                let ax = i64::from(xs).abs();
-                let ay = i64::from(ys).abs() << 15;
-                let tg22x = ax * TG22;
-                let keep = if ay < tg22x {
-                    m > cur[j - 1] && m >= cur[j + 1]
-                } else if ay > tg22x + (ax << 16) {
-                    m > prev[j] && m >= next[j]
-                } else if (xs ^ ys) < 0 {
-                    m > prev[j + 1] && m > next[j - 1]
-                } else {
-                    m > prev[j - 1] && m > next[j + 1]
-                };
-                if keep {
-                    if m > high {
-                        row[j] = EDGE;
-                        seeds.push((y + 1) * mw + j);
-                    } else {
-                        row[j] = CANDIDATE;
-                    }
-                }
-            }
-            seeds
-        })
-        .collect();
-
-    // Hysteresis: grow every edge through 8-connected candidates. The frame is NOT_EDGE, so
-    // neighbours never leave the map.
-    let mut stack: Vec<usize> = seeds.into_iter().flatten().collect();
-    while let Some(i) = stack.pop() {
-        for n in [
-            i - mw - 1,
-            i - mw,
-            i - mw + 1,
-            i - 1,
-            i + 1,
-            i + mw - 1,
-            i + mw,
-            i + mw + 1,
-        ] {
-            if map[n] == CANDIDATE {
-                map[n] = EDGE;
-                stack.push(n);
-            }
+    // Each band grew its edges within itself; those on its first or last row may continue
+    // into the next band.
+    let mut stack = Vec::new();
+    for first in (0..h).step_by(band) {
+        for y in [first, (first + band).min(h) - 1] {
+            rows::push_row_edges(&map[y * w..(y + 1) * w], y, &mut stack);
         }
     }
+    hysteresis::grow(&mut map, w, &mut stack, &mut Vec::new());
 
-    let mut out = Vec::with_capacity(w * h);
-    for row in map[mw..mw * (h + 1)].chunks_exact(mw) {
-        out.extend(
-            row[1..=w]
-                .iter()
-                .map(|&s| if s == EDGE { 255u8 } else { 0 }),
-        );
-    }
+    map.par_chunks_mut(band * w).for_each(|rows| {
+        for s in rows {
+            *s = if *s == EDGE { 255 } else { 0 };
+        }
+    });
     Ok(Image {
         width: w,
         height: h,
         channels: 1,
-        data: PixelData::U8(out),
+        data: PixelData::U8(map),
     })
 }
 
 /// `dx` and `dy` as OpenCV's Canny computes them: `Sobel(src, CV_16S, 1, 0 | 0, 1, aperture,
 /// scale, 0, BORDER_REPLICATE)` with `scale` 1/16 for aperture 7, 1 otherwise.
-fn gradients(src: &Image, aperture: u32) -> Result<(Vec<i16>, Vec<i16>), PluginError> {
+fn gradients(src: &Image, aperture: u32, isa: Isa) -> Result<(Vec<i16>, Vec<i16>), PluginError> {
     let params = |dx, dy| SobelParams {
         dx,
         dy,
@@ -199,8 +164,8 @@ fn gradients(src: &Image, aperture: u32) -> Result<(Vec<i16>, Vec<i16>), PluginE
         other => unreachable!("sobel with out: i16 returned {}", other.dtype()),
     };
     Ok((
-        take(sobel(src, &params(1, 0))?),
-        take(sobel(src, &params(0, 1))?),
+        take(sobel_isa(src, &params(1, 0), isa)?),
+        take(sobel_isa(src, &params(0, 1), isa)?),
     ))
 }
 
@@ -290,6 +255,7 @@ mod tests {
             }
         };
         let (low, high) = thresholds(p);
+        let tg22 = i64::from(rows::TG22);
         let mut cand = vec![false; mag.len()];
         let mut queue = VecDeque::new();
         for y in 0..h {
@@ -297,9 +263,9 @@ mod tests {
                 let (a, b) = (gx[idx(y, x)], gy[idx(y, x)]);
                 let c = m(y, x);
                 let (tx, ty) = (a.abs(), b.abs() << 15);
-                let keep = if ty < tx * TG22 {
+                let keep = if ty < tx * tg22 {
                     c > m(y, x - 1) && c >= m(y, x + 1)
-                } else if ty > tx * TG22 + (tx << 16) {
+                } else if ty > tx * tg22 + (tx << 16) {
                     c > m(y - 1, x) && c >= m(y + 1, x)
                 } else {
                     let s = if (a < 0) != (b < 0) { -1 } else { 1 };
@@ -332,8 +298,8 @@ mod tests {
         out
     }
 
-    fn arb_image(max_side: usize) -> impl Strategy<Value = Image> {
-        (1..=max_side, 1..=max_side, 0..3u8).prop_flat_map(|(w, h, kind)| {
+    fn arb_image(max_width: usize, max_height: usize) -> impl Strategy<Value = Image> {
+        (1..=max_width, 1..=max_height, 0..3u8).prop_flat_map(|(w, h, kind)| {
             let pixels = match kind {
                 // Noise: many weak, crossing gradients.
                 0 => prop::collection::vec(any::<u8>(), w * h).boxed(),
@@ -357,16 +323,21 @@ mod tests {
     proptest! {
         #[test]
         fn optimised_equals_naive(
-            img in arb_image(24),
+            // Wider than a suppression block (32), so whole blocks and tails both run.
+            img in arb_image(72, 24),
             aperture in prop::sample::select(vec![3u32, 5, 7]),
             l2 in any::<bool>(),
             low in 0.0f64..3000.0,
             high in 0.0f64..6000.0,
         ) {
             let p = params(low, high, aperture, l2);
-            let got = canny(&img, &p).unwrap();
-            prop_assert_eq!((got.width, got.height, got.channels), (img.width, img.height, 1));
-            prop_assert_eq!(got.data, PixelData::U8(naive(&img, &p)));
+            let want = PixelData::U8(naive(&img, &p));
+            // Every level this CPU runs, the portable (scalar) one included.
+            for isa in Isa::available() {
+                let got = canny_isa(&img, &p, isa).unwrap();
+                prop_assert_eq!((got.width, got.height, got.channels), (img.width, img.height, 1));
+                prop_assert_eq!(&got.data, &want, "isa {}", isa);
+            }
         }
     }
 
@@ -407,6 +378,28 @@ mod tests {
         // With high above every magnitude nothing is strong, so nothing survives.
         let got = canny(&img, &params(100.0, 5000.0, 3, false)).unwrap();
         assert_eq!(got.data, PixelData::U8(vec![0; 24]));
+    }
+
+    #[test]
+    fn weak_edges_grow_across_row_bands() {
+        // A weak vertical step (|dx| = 160) 200 rows tall, strong (|dx| = 800) only in the
+        // last rows: the edge must climb through every band of rows to the top.
+        let (w, h) = (12, 200);
+        let v: Vec<u8> = (0..w * h)
+            .map(|i| match (i / w, i % w) {
+                (_, x) if x < 6 => 0,
+                (y, _) if y >= h - 3 => 200,
+                _ => 40,
+            })
+            .collect();
+        let img = Image::new(w, h, 1, PixelData::U8(v)).unwrap();
+        let p = params(100.0, 500.0, 3, false);
+        let want = naive(&img, &p);
+        assert_eq!(want[5], 255, "the top row is reached");
+        for isa in Isa::available() {
+            let got = canny_isa(&img, &p, isa).unwrap();
+            assert_eq!(got.data, PixelData::U8(want.clone()), "isa {isa}");
+        }
     }
 
     #[test]
