@@ -104,7 +104,7 @@ pub(crate) fn canny_isa(src: &Image, p: &CannyParams, isa: Isa) -> Result<Image,
     };
 
     let band = band_rows(h, 16);
-    let mut map = vec![0u8; w * h];
+    let mut map = crate::recycle::output_vec::<u8>(w * h);
     map.par_chunks_mut(band * w)
         .enumerate()
         .for_each(|(b, rows)| {
