@@ -403,6 +403,7 @@ pub(crate) fn download(
     let bytes = desc.required_bytes().unwrap_or(0);
     // Straight into typed storage: no byte buffer to convert afterwards.
     let mut data = PixelData::zeros(dtype, bytes / dtype.size_bytes());
+    yam_plugin_api::memory::huge_pages(data.as_ne_bytes_mut());
     ex.download(h, RSliceMut::from_mut_slice(data.as_ne_bytes_mut()))
         .into_result()?;
     Image::new(desc.width(), desc.height(), desc.channels(), data)

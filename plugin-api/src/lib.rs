@@ -25,6 +25,7 @@ pub mod export;
 pub mod gpu;
 pub mod image;
 pub mod kernels;
+pub mod memory;
 mod module;
 mod params;
 mod tensor;

@@ -171,7 +171,14 @@ impl Executor for CpuExecutor {
                     data.as_ne_bytes_mut().copy_from_slice(packed);
                     Some(data)
                 }
-                _ => PixelData::from_ne_bytes(dtype, packed),
+                _ if packed.len() % dtype.size_bytes() == 0 => {
+                    let mut data = PixelData::zeros(dtype, packed.len() / dtype.size_bytes());
+                    let bytes = data.as_ne_bytes_mut();
+                    yam_plugin_api::memory::huge_pages(bytes);
+                    bytes.copy_from_slice(packed);
+                    Some(data)
+                }
+                _ => None,
             }
         } else {
             let mut out = Vec::with_capacity(h * w * c * size);

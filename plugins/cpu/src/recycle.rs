@@ -116,6 +116,10 @@ pub fn output_vec<T: Recyclable>(n: usize) -> Vec<T> {
     match spare {
         Some(v) => v,
         None if cfg!(debug_assertions) => vec![T::POISON; n],
-        None => T::zeroed_vec(n),
+        None => {
+            let mut v = T::zeroed_vec(n);
+            yam_plugin_api::memory::huge_pages(&mut v);
+            v
+        }
     }
 }
