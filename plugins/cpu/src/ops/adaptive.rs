@@ -9,7 +9,10 @@ use yam_plugin_api::{
 
 use super::blur::{gaussian_kernel, plane, separable, SepKernel};
 use super::box_blur::box_blur;
+use crate::isa::Isa;
 use crate::pixel::Pixel;
+use crate::simd;
+use rayon::prelude::*;
 
 /// The local threshold image, u8, with replicate borders (SEMANTICS.md §9).
 ///
@@ -49,16 +52,53 @@ fn local_mean(src: &Image, v: &[u8], block: u32, method: AdaptiveMethod) -> Vec<
     }
 }
 
-/// `imax` where `pass(src - mean)`, else 0, written over `mean` (no second image buffer).
-fn compare(src: &[u8], mut mean: Vec<u8>, imax: u8, pass: impl Fn(i32) -> bool) -> Vec<u8> {
-    for (m, &s) in mean.iter_mut().zip(src) {
-        *m = if pass(i32::from(s) - i32::from(*m)) {
-            imax
-        } else {
-            0
-        };
-    }
+/// `imax` where `pass(src - mean)`, else 0, written over `mean` (no second image buffer);
+/// chunks in parallel, each compiled for the active ISA.
+fn compare(
+    src: &[u8],
+    mut mean: Vec<u8>,
+    imax: u8,
+    pass: impl Fn(i32) -> bool + Copy + Sync,
+) -> Vec<u8> {
+    const CHUNK: usize = 1 << 16;
+    let isa = Isa::active();
+    mean.par_chunks_mut(CHUNK)
+        .zip(src.par_chunks(CHUNK))
+        .for_each(|(mean, src)| {
+            let job = Compare {
+                src,
+                mean,
+                imax,
+                pass,
+            };
+            simd::vectorised(isa, job)
+        });
     mean
+}
+
+struct Compare<'a, P> {
+    src: &'a [u8],
+    mean: &'a mut [u8],
+    imax: u8,
+    /// By value: a captured threshold read through a reference would be reloaded after every
+    /// store (it could alias the output), which keeps the loop scalar.
+    pass: P,
+}
+
+impl<P: Fn(i32) -> bool> simd::PlainKernel for Compare<'_, P> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let (pass, imax) = (self.pass, self.imax);
+        for (m, &s) in self.mean.iter_mut().zip(self.src) {
+            *m = if pass(i32::from(s) - i32::from(*m)) {
+                imax
+            } else {
+                0
+            };
+        }
+    }
 }
 
 /// OpenCV `adaptiveThreshold(src, maxval, method, type, block_size, c)`: with `m` the local
@@ -91,11 +131,11 @@ pub fn adaptive_threshold(src: &Image, p: &AdaptiveThresholdParams) -> Result<Im
         match p.kind {
             ThresholdType::Binary => {
                 let idelta = delta(p.c.ceil());
-                compare(v, mean, imax, |d| d > -idelta)
+                compare(v, mean, imax, move |d| d > -idelta)
             }
             ThresholdType::BinaryInv => {
                 let idelta = delta(p.c.floor());
-                compare(v, mean, imax, |d| d <= -idelta)
+                compare(v, mean, imax, move |d| d <= -idelta)
             }
             other => {
                 return invalid(format!(
