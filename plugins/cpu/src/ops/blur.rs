@@ -8,7 +8,7 @@ use yam_plugin_api::{
     Image, PixelData, PluginError,
 };
 
-use super::border::{index_table, prefetch_row, RowPadder};
+use super::border::{index_table, RowPadder};
 use super::separable_u8::gaussian_u8;
 use crate::isa::Isa;
 use crate::pixel::Pixel;
@@ -147,17 +147,7 @@ where
             // slot p % kyl, so after the first row only one new row is computed.
             let first_new = if i == 0 { y } else { y + kyl - 1 };
             for p in first_new..y + kyl {
-                match rows[p] {
-                    Some(sy) => {
-                        padder.pad(
-                            &src.data[sy * row_len..(sy + 1) * row_len],
-                            constant,
-                            &mut padded,
-                        );
-                        prefetch_row(src.data, row_len, sy + 1);
-                    }
-                    None => padded.fill(constant),
-                }
+                padder.pad_source(src.data, rows[p], constant, &mut padded);
                 let slot = &mut ring[(p % kyl) * row_len..][..row_len];
                 // Small kernels keep the sum in a register across taps (same order, same
                 // result); others add one tap at a time over the row.

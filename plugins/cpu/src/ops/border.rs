@@ -47,6 +47,26 @@ impl RowPadder {
         self.table.len() * self.channels
     }
 
+    /// Writes padded row `source` of `data` (rows of `width * channels` elements) into `out`,
+    /// or the constant row when the border made it up (`None`), and prefetches the source
+    /// row after it, which a row ring pads next.
+    pub fn pad_source<T: Copy>(
+        &self,
+        data: &[T],
+        source: Option<usize>,
+        constant: T,
+        out: &mut [T],
+    ) {
+        let row_len = self.width * self.channels;
+        match source {
+            Some(y) => {
+                self.pad(&data[y * row_len..(y + 1) * row_len], constant, out);
+                prefetch_row(data, row_len, y + 1);
+            }
+            None => out.fill(constant),
+        }
+    }
+
     /// Writes `row` (`width * channels` elements) padded into `out` (`padded_len` elements);
     /// outside pixels that the table marks constant get `constant`.
     pub fn pad<T: Copy>(&self, row: &[T], constant: T, out: &mut [T]) {

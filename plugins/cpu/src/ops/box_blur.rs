@@ -59,14 +59,7 @@ where
             let mut ring = vec![S::default(); k * row_len];
             let mut col = vec![S::default(); row_len];
             let mut row_sums = |p: usize, dst: &mut [S]| {
-                match rows[p] {
-                    Some(sy) => padder.pad(
-                        &src.data[sy * row_len..(sy + 1) * row_len],
-                        constant,
-                        &mut padded,
-                    ),
-                    None => padded.fill(constant),
-                }
+                padder.pad_source(src.data, rows[p], constant, &mut padded);
                 for ch in 0..c {
                     if direct {
                         for x in 0..src.width {

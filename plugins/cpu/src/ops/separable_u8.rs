@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use yam_plugin_api::kernels::BorderMode;
 
 use super::blur::{band_rows, Plane};
-use super::border::{index_table, prefetch_row, RowPadder};
+use super::border::{index_table, RowPadder};
 use crate::isa::Isa;
 use crate::recycle::{output_vec, Recyclable};
 use crate::simd;
@@ -164,17 +164,7 @@ fn separable_u8<O: Recyclable>(
                 // band only one new row is needed.
                 let first_new = if i == 0 { y } else { y + kyl - 1 };
                 for p in first_new..y + kyl {
-                    match rows[p] {
-                        Some(sy) => {
-                            padder.pad(
-                                &src.data[sy * row_len..(sy + 1) * row_len],
-                                constant,
-                                &mut padded,
-                            );
-                            prefetch_row(src.data, row_len, sy + 1);
-                        }
-                        None => padded.fill(constant),
-                    }
+                    padder.pad_source(src.data, rows[p], constant, &mut padded);
                     let pass = RowPass {
                         src: &padded,
                         taps: kx,
