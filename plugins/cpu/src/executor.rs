@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use yam_plugin_api::{
-    export::Executor, kernel, BufferHandle, DType, DeviceInfo, DlDevice, Image, KernelCall,
-    PixelData, PluginError, StepCall, StepOutcome, TensorDesc,
+    export::Executor, kernel, kernels::KernelOutput, BufferHandle, DType, DeviceInfo, DlDevice,
+    Image, KernelCall, PixelData, PluginError, StepCall, StepOutcome, TensorDesc,
 };
 
 use crate::{isa, ops, recycle::Spares};
@@ -269,11 +269,43 @@ impl Executor for CpuExecutor {
         let call = KernelCall::parse(id, &params, src.dtype())
             .expect("id is in the catalogue")
             .map_err(|e| PluginError::invalid(format!("{what}: {e}")))?;
+        // The output's current content is about to be overwritten: its buffer, the one this
+        // output used last (still in cache), becomes the first spare. Not for an output that is
+        // also an input, one with padding or an offset, or one the result will not fit.
+        let expected = match call.output(&src.desc()) {
+            KernelOutput::Image(d) => Some((d.dtype(), d.shape)),
+            KernelOutput::Json => None,
+        };
+        let parked = output
+            .filter(|o| !inputs.contains(o))
+            .and_then(|o| Some((o, self.slots.get_mut(&o.0)?)))
+            .filter(|(_, s)| s.raw.is_none() && Some((s.desc.dtype(), s.desc.shape)) == expected)
+            .filter(|(_, s)| s.image.as_ref().is_some_and(|i| !i.is_empty()))
+            .and_then(|(o, s)| Some((o, s.image.take()?)));
+        let parked = parked.map(|(o, old)| {
+            let shape = (old.width, old.height, old.channels);
+            let buffer = old.data.as_ne_bytes().as_ptr() as usize;
+            spares.give(old.data);
+            (o, shape, buffer)
+        });
+        let src = self.image(*first)?;
         let extra = match inputs.get(1) {
             Some(b) => Some(self.image(*b)?),
             None => None,
         };
         let result = spares.lend(|| ops::execute(&call, src, extra));
+        if let (Err(_), Some((o, (width, height, channels), buffer))) = (&result, parked) {
+            // A failed kernel that had not taken the parked buffer leaves the output as it was.
+            if let Some(data) = spares.take_buffer(buffer) {
+                let slot = self.slots.get_mut(&o.0).expect("parked above");
+                slot.image = Some(Image {
+                    width,
+                    height,
+                    channels,
+                    data,
+                });
+            }
+        }
         self.spares = spares;
         let result = result?;
         match (result.image, output) {
@@ -422,6 +454,34 @@ mod tests {
                 assert_eq!(ex.image(out).unwrap(), &fresh, "{id}, seed {seed}");
             }
         }
+    }
+
+    /// The output's old buffer is lent to the kernel only once the step is validated, so a
+    /// rejected step leaves the output's content as it was.
+    #[test]
+    fn a_failed_step_leaves_its_output_as_it_was() {
+        let mut ex = CpuExecutor::new();
+        let desc = TensorDesc::packed(DType::F32, 4, 5, 1);
+        let (input, out) = (ex.allocate(desc).unwrap(), ex.allocate(desc).unwrap());
+        let values: Vec<f32> = (0..20).map(|i| i as f32 * 0.5).collect();
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        ex.upload(input, &bytes).unwrap();
+        let mut step = StepCall {
+            name: "t".into(),
+            kernel: "threshold".into(),
+            schema_version: 1,
+            params: Default::default(),
+            metadata: Default::default(),
+        };
+        ex.execute(&step, &[input], Some(out)).unwrap();
+        let before = ex.image(out).unwrap().clone();
+        // f32 medians stop at 5x5: rejected before the output's buffer is lent to the kernel.
+        step.kernel = "median_blur".into();
+        step.params =
+            yam_plugin_api::ParamSet::default().with("ksize", yam_plugin_api::ParamValue::Int(7));
+        let e = ex.execute(&step, &[input], Some(out)).unwrap_err();
+        assert!(e.message.contains('7'), "{e}");
+        assert_eq!(ex.image(out).unwrap(), &before);
     }
 
     #[test]

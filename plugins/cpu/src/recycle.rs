@@ -48,6 +48,15 @@ impl Spares {
         Some(self.0.remove(i))
     }
 
+    /// Takes back the spare whose elements start at address `buffer`, if it is still here.
+    pub(crate) fn take_buffer(&mut self, buffer: usize) -> Option<PixelData> {
+        let i = self
+            .0
+            .iter()
+            .position(|d| d.as_ne_bytes().as_ptr() as usize == buffer)?;
+        Some(self.0.remove(i))
+    }
+
     /// Runs `f` with the spares available to [`output_vec`] on this thread; what `f` did not
     /// take comes back.
     pub(crate) fn lend<R>(&mut self, f: impl FnOnce() -> R) -> R {
