@@ -122,6 +122,22 @@ pub struct ProbeReport {
     pub unavailable_reason: RString,
 }
 
+impl ProbeReport {
+    /// The report of a device search: the devices found, or why none is usable.
+    pub fn from_search(found: Result<Vec<DeviceInfo>, String>) -> ProbeReport {
+        match found {
+            Ok(devices) => ProbeReport {
+                devices: devices.into(),
+                unavailable_reason: "".into(),
+            },
+            Err(reason) => ProbeReport {
+                devices: Default::default(),
+                unavailable_reason: reason.into(),
+            },
+        }
+    }
+}
+
 /// A kernel a backend implements, with the inputs it accepts.
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -90,14 +90,5 @@ pub fn info(d: &Found) -> DeviceInfo {
 
 /// Runtime and device discovery for the plugin's `probe`.
 pub fn probe() -> ProbeReport {
-    match usable() {
-        Ok(found) => ProbeReport {
-            devices: found.iter().map(info).collect::<Vec<_>>().into(),
-            unavailable_reason: "".into(),
-        },
-        Err(reason) => ProbeReport {
-            devices: Default::default(),
-            unavailable_reason: reason.into(),
-        },
-    }
+    ProbeReport::from_search(usable().map(|found| found.iter().map(info).collect()))
 }
