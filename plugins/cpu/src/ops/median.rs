@@ -10,7 +10,7 @@ use super::blur::{band_rows, plane, Plane};
 use super::border::{index_table, prefetch_row, RowPadder};
 use crate::isa::Isa;
 use crate::recycle::{output_vec, Recyclable};
-use crate::simd::{self, median::MedianRow};
+use crate::simd::{self, median::MedianRow, Lane};
 
 /// Element types the median compares (f32 is filtered as [`f32_key`]s).
 trait Ordered: Recyclable {
@@ -31,14 +31,7 @@ impl Ordered for u8 {
     }
 
     fn vector_row(isa: Isa, window: Window<'_, u8>, c: usize, out: &mut [u8]) -> bool {
-        let rows = window.first_rows::<5>();
-        let row = MedianRow {
-            k: window.k,
-            rows,
-            c,
-            out,
-        };
-        simd::dispatch(isa, row).unwrap_or(false)
+        vector_row(isa, window, c, out)
     }
 }
 
@@ -48,14 +41,7 @@ impl Ordered for u16 {
     }
 
     fn vector_row(isa: Isa, window: Window<'_, u16>, c: usize, out: &mut [u16]) -> bool {
-        let rows = window.first_rows::<5>();
-        let row = MedianRow {
-            k: window.k,
-            rows,
-            c,
-            out,
-        };
-        simd::dispatch(isa, row).unwrap_or(false)
+        vector_row(isa, window, c, out)
     }
 }
 
@@ -65,15 +51,19 @@ impl Ordered for i32 {
     }
 
     fn vector_row(isa: Isa, window: Window<'_, i32>, c: usize, out: &mut [i32]) -> bool {
-        let rows = window.first_rows::<5>();
-        let row = MedianRow {
-            k: window.k,
-            rows,
-            c,
-            out,
-        };
-        simd::dispatch(isa, row).unwrap_or(false)
+        vector_row(isa, window, c, out)
     }
+}
+
+/// [`Ordered::vector_row`] for the lane types the vector median has.
+fn vector_row<T: Lane>(isa: Isa, window: Window<'_, T>, c: usize, out: &mut [T]) -> bool {
+    let row = MedianRow {
+        k: window.k,
+        rows: window.first_rows::<5>(),
+        c,
+        out,
+    };
+    simd::dispatch(isa, row).unwrap_or(false)
 }
 
 /// An i32 whose order is IEEE `totalOrder` of `x` (as `f32::total_cmp`: −0 < +0, NaN last);
