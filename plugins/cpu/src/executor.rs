@@ -167,7 +167,7 @@ impl Executor for CpuExecutor {
         let data = if desc.is_packed() {
             let packed = &bytes[desc.byte_offset as usize..];
             match self.spares.take_like(dtype, len) {
-                Some(mut data) if data.as_ne_bytes().len() == packed.len() => {
+                Some(mut data) => {
                     data.as_ne_bytes_mut().copy_from_slice(packed);
                     Some(data)
                 }

@@ -66,7 +66,6 @@ impl Spares {
         impl Drop for Back<'_> {
             fn drop(&mut self) {
                 LENT.with(|l| std::mem::swap(&mut *l.borrow_mut(), self.0));
-                LENT.with(|l| l.borrow_mut().clear());
             }
         }
         let _back = Back(&mut self.0);
