@@ -9,7 +9,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{examples, install_plugin, json, plugin_status, scratch, yam_env};
+use common::{
+    assert_conformance_passes, examples, install_plugin, json, plugin_status, scratch, yam_env,
+};
 use fixture_support::built_library;
 
 /// The reasons the plugin documents (yam_cuda::runtime and yam_cuda::nvrtc).
@@ -64,23 +66,7 @@ fn cuda_plugin_passes_conformance_or_says_why_it_cannot_run() {
         );
         return;
     }
-    let lib = plugins.join("libyam_cuda.so");
-    let report = dir.path().join("conformance.json");
-    let out = yam_env(
-        dir.path(),
-        &[
-            "conformance",
-            lib.to_str().unwrap(),
-            "--quick",
-            "--json",
-            report.to_str().unwrap(),
-        ],
-        &[("XDG_CACHE_HOME", cache.path().as_os_str())],
-    );
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let r = json(&report);
-    let checks = r["checks"].as_array().unwrap();
-    assert!(checks.iter().all(|c| c["verdict"] == "pass"));
+    assert_conformance_passes(dir.path(), &plugins.join("libyam_cuda.so"), cache.path());
 }
 
 #[test]

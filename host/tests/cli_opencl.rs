@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{install_plugin, json, plugin_status, scratch, yam_env};
+use common::{assert_conformance_passes, install_plugin, json, plugin_status, scratch, yam_env};
 use fixture_support::built_library;
 
 /// A plugin folder holding `libyam_opencl.so` and its shipped manifest.
@@ -39,26 +39,8 @@ fn opencl_plugin_passes_conformance_or_says_why_it_cannot_run() {
         );
         return;
     }
-    let lib = plugins.join("libyam_opencl.so");
-    let report = dir.path().join("conformance.json");
-    let out = yam_env(
-        dir.path(),
-        &[
-            "conformance",
-            lib.to_str().unwrap(),
-            "--quick",
-            "--json",
-            report.to_str().unwrap(),
-        ],
-        &[("XDG_CACHE_HOME", cache.path().as_os_str())],
-    );
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let r = json(&report);
-    let checks = r["checks"].as_array().unwrap();
-    assert!(
-        checks.iter().all(|c| c["verdict"] == "pass"),
-        "every check passes, none expected to fail"
-    );
+    let checks =
+        assert_conformance_passes(dir.path(), &plugins.join("libyam_opencl.so"), cache.path());
     assert!(checks.iter().any(|c| c["id"]
         .as_str()
         .unwrap()

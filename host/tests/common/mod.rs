@@ -127,3 +127,28 @@ pub fn plugin_status(dir: &Path, plugins: &Path, cache: &Path, name: &str) -> (S
     let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
     (text("status"), text("reason"))
 }
+
+/// Runs `yam conformance --quick` on the plugin library `lib` (kernel cache in `cache`) and
+/// asserts it exits 0 with every check passed; returns the checks.
+pub fn assert_conformance_passes(dir: &Path, lib: &Path, cache: &Path) -> Vec<serde_json::Value> {
+    let report = dir.join("conformance.json");
+    let out = yam_env(
+        dir,
+        &[
+            "conformance",
+            lib.to_str().unwrap(),
+            "--quick",
+            "--json",
+            report.to_str().unwrap(),
+        ],
+        &[("XDG_CACHE_HOME", cache.as_os_str())],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let r = json(&report);
+    let checks = r["checks"].as_array().unwrap();
+    assert!(
+        checks.iter().all(|c| c["verdict"] == "pass"),
+        "every check passes, none expected to fail"
+    );
+    checks.clone()
+}
