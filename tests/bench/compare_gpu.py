@@ -158,9 +158,15 @@ def main():
     ap.add_argument("--pipeline", default="examples/cells-gpu.json")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=20)
-    ap.add_argument("--bandwidth", type=float, default=3.35e12)
+    ap.add_argument("--bandwidth", type=float, default=None,
+                    help="GPU memory bandwidth in B/s (default: 4.8e12 on an H200, else 3.35e12)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    device = "no CuPy"
+    if cp is not None:
+        device = cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    if args.bandwidth is None:
+        args.bandwidth = 4.8e12 if "H200" in device else 3.35e12
     tmp = tempfile.mkdtemp()
     imgs, paths = images(tmp)
     cps, cvs = cupy_cases(), cv_cases()
@@ -196,7 +202,7 @@ def main():
     lines = [
         f"## yam ({args.backend} backend) vs CuPy and OpenCV",
         "",
-        f"Machine: {platform.node()}; device: see device.txt (nvidia-smi); "
+        f"Machine: {platform.node()}, {os.cpu_count()} CPU threads; GPU: {device}; "
         f"CuPy {cp.__version__ if cp is not None else 'absent'}; "
         f"OpenCV {cv2.__version__ if cv2 is not None else 'absent'} (CPU path).",
         f"Command: `python3 tests/bench/compare_gpu.py --yam ... --rounds {args.rounds} "
