@@ -8,7 +8,8 @@
 //   cc_flatten  parent[i] = root
 //   cc_minkey   key of a component = smallest numbering key of its pixels: the pixel index
 //               (4-connectivity) or the 2x2 block index in block-raster order (8-connectivity:
-//               OpenCV's Spaghetti/BBDT numbering; two components never share a block)
+//               OpenCV's Spaghetti/BBDT numbering; two components never share a block); only
+//               the pixels of the root's row or block row can hold it
 //   cc_mark     mark[key] = 1 for each component
 //   scan        inclusive prefix sum of mark: a component's label is the scan at its key
 //   cc_write    labels as i32
@@ -77,6 +78,12 @@ KERNEL void cc_minkey(int w, int h, int eight, const int* __restrict__ parent, i
     int i = y * w + x;
     int root = parent[i];
     if (root < 0) return;
+    // The root is the component's first pixel in raster order, so the smallest key lies in
+    // the root's row (4-connectivity: the root itself) or its block row (8-connectivity).
+    // Only those pixels compete: one atomic per pixel on a large component's root would
+    // serialise millions of updates on one address.
+    int root_y = root / w;
+    if (eight ? (y / 2 != root_y / 2) : (i != root)) return;
     int key = eight ? (y / 2) * ((w + 1) / 2) + x / 2 : i;
     atomicMin(&minkey[root], key);
 }

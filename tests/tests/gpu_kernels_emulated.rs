@@ -299,6 +299,35 @@ fn thresholds_match_the_cpu_backend() {
 }
 
 #[test]
+fn connected_components_number_by_first_block_not_first_pixel() {
+    // A's first pixel (10,0) is right of B's (6,0), but A reaches back to (1,1), in block 0:
+    // with 8-connectivity OpenCV numbers A first. The GPU finds A's smallest block key among
+    // the pixels of its root's block row, not only its root's row.
+    let rows = [
+        "......B...A.",
+        ".A.......A..",
+        "..AAAAAAA...",
+        "............",
+    ];
+    let data: Vec<u8> = rows
+        .iter()
+        .flat_map(|r| r.bytes().map(|b| if b == b'.' { 0 } else { 255 }))
+        .collect();
+    let img = Image {
+        width: 12,
+        height: 4,
+        channels: 1,
+        data: PixelData::U8(data),
+    };
+    compare(
+        "connected_components",
+        r#"{"connectivity":8}"#,
+        &img,
+        Layout::Packed,
+    );
+}
+
+#[test]
 fn connected_components_match_the_cpu_backend_labels_and_order() {
     // Masks with many small components, holes and diagonal-only contacts.
     for (w, h) in [(37, 29), (64, 40), (1, 9), (9, 1), (130, 17)] {

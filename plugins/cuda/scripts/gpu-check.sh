@@ -78,6 +78,39 @@ if step bench; then
   tail -30 "$WORK/bench.txt"
 fi
 
+if step profile; then
+  # Per-kernel device times of the slowest benchmark rows (Nsight Compute, one metric).
+  echo "== profile"
+  NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  python3 - "$WORK" <<'PY'
+import sys, numpy as np, cv2
+yy, xx = np.mgrid[0:4096, 0:4096]
+rng = np.random.default_rng(20261127)
+gray = np.clip(128 + 60 * np.sin(xx / 97.0) * np.cos(yy / 83.0) + rng.normal(0, 20, xx.shape), 0, 255).astype(np.uint8)
+_, mask = cv2.threshold(cv2.GaussianBlur(gray, (5, 5), 1.5), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+np.save(sys.argv[1] + "/gray.npy", gray)
+np.save(sys.argv[1] + "/mask.npy", mask)
+PY
+  for what in "--kernel connected_components --params {\"connectivity\":8} --image $WORK/mask.npy" \
+      "--kernel threshold --params {\"otsu\":true} --image $WORK/gray.npy" \
+      "--pipeline examples/cells-gpu.json --image $WORK/gray.npy"; do
+    echo "-- yam bench $what"
+    # shellcheck disable=SC2086
+    timeout -k 5 90 "$NCU" --clock-control none --metrics gpu__time_duration.sum --print-units base --csv \
+      $YAM bench $what --backend cuda --repeat 1 --plugin-dir $P 2>/dev/null |
+      python3 -c '
+import csv, sys, collections
+rows = [r for r in csv.reader(l for l in sys.stdin if l.startswith("\""))]
+if not rows: sys.exit("no profile rows")
+h = rows[0]; k, v = h.index("Kernel Name"), h.index("Metric Value")
+t = collections.defaultdict(list)
+for r in rows[1:]: t[r[k]].append(float(r[v].replace(",", "")))
+for name, vals in sorted(t.items(), key=lambda x: -max(x[1])):
+    print(f"  {name[:40]:40s} launches {len(vals):3d}  last {vals[-1]/1e3:9.1f} us  max {max(vals)/1e3:9.1f} us")
+'
+  done
+fi
+
 tar -czf "$OUT/extras.tar.gz" -C "$WORK" --exclude cache --exclude '*.npy' . 2>/dev/null
 echo "== exit $status"
 exit $status

@@ -25,6 +25,8 @@ use yam_plugin_api::{
 
 use crate::{error::CuError, nvrtc, runtime};
 
+mod transfer;
+
 /// How a module was obtained (for tests and logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Built {
@@ -35,7 +37,7 @@ pub enum Built {
 }
 
 /// Page-locked host memory for transfers (DMA straight from and to it).
-struct Pinned {
+pub(crate) struct Pinned {
     ptr: *mut u8,
     len: usize,
 }
@@ -98,6 +100,28 @@ impl std::fmt::Debug for Gpu {
     }
 }
 
+/// Stream-ordered frees return memory to the device's pool, which by default hands it back to
+/// the driver at every synchronisation, so each call re-maps its buffers (a 64 MiB label image
+/// and its temporaries cost milliseconds). Keeping it in the pool makes a repeated allocation
+/// of the same size free, as CuPy's memory pool does.
+fn keep_freed_memory(device: sys::CUdevice) -> Result<(), CuError> {
+    let mut threshold = u64::MAX;
+    // SAFETY: `device` comes from a live context, and the release threshold attribute takes a
+    // pointer to a u64.
+    unsafe {
+        let pool = result::device::get_default_mem_pool(device)
+            .map_err(CuError::driver("reading the default memory pool"))?;
+        result::mem_pool::set_attribute(
+            pool,
+            sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+            (&mut threshold as *mut u64).cast(),
+        )
+        .map_err(CuError::driver(
+            "setting the memory pool's release threshold",
+        ))
+    }
+}
+
 impl Gpu {
     /// Opens device `ordinal` (call only after [`crate::runtime::check`] succeeded: cudarc
     /// panics when libcuda is missing).
@@ -112,6 +136,9 @@ impl Gpu {
         let stream = ctx
             .new_stream()
             .map_err(CuError::driver("creating a stream"))?;
+        if ctx.has_async_alloc() {
+            keep_freed_memory(ctx.cu_device())?;
+        }
         let (major, minor) = ctx
             .compute_capability()
             .map_err(CuError::driver("reading the compute capability"))?;
@@ -287,7 +314,7 @@ impl Gpu {
         buf.device_ptr(buf.stream()).0
     }
 
-    fn pinned(&mut self, len: usize) -> Result<Pinned, CuError> {
+    pub(crate) fn pinned(&mut self, len: usize) -> Result<Pinned, CuError> {
         self.bind()?;
         self.staging.take(len, |size| {
             // SAFETY: a plain page-locked allocation; freed by `Pinned::drop`.
@@ -299,40 +326,6 @@ impl Gpu {
                 len: size,
             })
         })
-    }
-
-    /// Copies `bytes` to device address `dst` through a pinned block, queued: the host does
-    /// not wait for earlier work (the block is reused only after the next wait).
-    pub fn upload_bytes(&mut self, dst: sys::CUdeviceptr, bytes: &[u8]) -> Result<(), CuError> {
-        let block = self.pinned(bytes.len())?;
-        // SAFETY: the block holds at least `bytes.len()` bytes and no queued copy uses it.
-        let host = unsafe { std::slice::from_raw_parts_mut(block.ptr, bytes.len()) };
-        host.copy_from_slice(bytes);
-        // SAFETY: `dst` is a device allocation of at least `host.len()` bytes (checked by the
-        // executor); the block stays allocated and untouched until the next wait.
-        let r = unsafe { result::memcpy_htod_async(dst, &*host, self.stream.cu_stream()) };
-        self.staging.queued(block);
-        r.map_err(CuError::driver("copying to the device"))
-    }
-
-    /// Copies `out.len()` bytes from device address `src` into `out`, waiting for the queue.
-    pub fn download_bytes(&mut self, src: sys::CUdeviceptr, out: &mut [u8]) -> Result<(), CuError> {
-        let block = self.pinned(out.len())?;
-        // SAFETY: the block holds at least `out.len()` bytes.
-        let host = unsafe { std::slice::from_raw_parts_mut(block.ptr, out.len()) };
-        // SAFETY: `src` is a device allocation of at least `out.len()` bytes.
-        let r = unsafe { result::memcpy_dtoh_async(&mut *host, src, self.stream.cu_stream()) };
-        let done = r
-            .map_err(CuError::driver("copying from the device"))
-            .and_then(|()| self.wait());
-        if done.is_ok() {
-            out.copy_from_slice(host);
-            self.staging.give_back(block);
-        } else {
-            // After a failed copy the stream may still use the block: keep it in flight.
-            self.staging.queued(block);
-        }
-        done
     }
 
     /// Copies `bytes` bytes between device addresses, queued.
@@ -350,7 +343,7 @@ impl Gpu {
 
     /// Makes the context current on the calling thread (the host may call from any thread;
     /// the raw copy calls need it, cudarc's own calls bind by themselves).
-    fn bind(&self) -> Result<(), CuError> {
+    pub(crate) fn bind(&self) -> Result<(), CuError> {
         self.ctx
             .bind_to_thread()
             .map_err(CuError::driver("binding the context to this thread"))
