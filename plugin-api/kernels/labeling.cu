@@ -1,10 +1,11 @@
 // Connected components of a u8 mask (nonzero = foreground) with OpenCV's label numbering,
 // by lock-free union-find (Playne & Hawick 2018):
-//   cc_init     parent[i] = i for foreground, -1 for background
+//   cc_init     parent[i] = start of i's run inside its 256-pixel row tile, -1 for background
 //   cc_merge    unite every foreground pixel with its foreground neighbours already scanned
-//               (left, up; with 8-connectivity also up-left and up-right). Links always point
-//               to a smaller index, so each root ends as its component's first pixel in raster
-//               order, and parent[i] <= i keeps every find finite.
+//               (left across tiles, up; with 8-connectivity also up-left and up-right), except
+//               where another pixel's union implies it. Links always point to a smaller
+//               index, so each root ends as its component's first pixel in raster order, and
+//               parent[i] <= i keeps every find finite.
 //   cc_flatten  parent[i] = root
 //   cc_minkey   key of a component = smallest numbering key of its pixels: the pixel index
 //               (4-connectivity) or the 2x2 block index in block-raster order (8-connectivity:
@@ -38,26 +39,57 @@ __device__ void unite(int* parent, int a, int b) {
     }
 }
 
+// Pixels per row tile of cc_init (its block is CC_TILE x 1 threads).
+#define CC_TILE 256
+
+// parent[i] = start of i's horizontal run inside its row tile (a foreground pixel), -1 for
+// background: runs are linked here without atomics, so cc_merge unites only across tiles and
+// rows. The run start is a prefix maximum over the tile of "positions after a background
+// pixel".
 KERNEL void cc_init(const u8* __restrict__ mask, VIEW_ARGS(s), int w, int h, int* parent) {
-    int x = GX, y = GY;
-    if (x >= w || y >= h) return;
-    int i = y * w + x;
-    parent[i] = mask[AT(s, y, x, 0)] != 0 ? i : -1;
+    __shared__ int start[CC_TILE];
+    int t = threadIdx.x;
+    int x = blockIdx.x * CC_TILE + t;
+    for (int y = blockIdx.y; y < h; y += gridDim.y) {
+        bool fg = x < w && mask[AT(s, y, x, 0)] != 0;
+        bool left_fg = x > 0 && t > 0 && x - 1 < w && mask[AT(s, y, x - 1, 0)] != 0;
+        start[t] = left_fg ? 0 : t;
+        __syncthreads();
+        for (int off = 1; off < CC_TILE; off <<= 1) {
+            int v = t >= off ? start[t - off] : 0;
+            __syncthreads();
+            if (v > start[t]) start[t] = v;
+            __syncthreads();
+        }
+        if (x < w) {
+            int row = y * w;
+            parent[row + x] = fg ? row + blockIdx.x * CC_TILE + start[t] : -1;
+        }
+        __syncthreads();
+    }
 }
 
+// Unites each foreground pixel with the neighbours already scanned, skipping every union
+// that another pixel's union already implies: the left neighbour only across a tile edge
+// (cc_init linked the rest), the upper one unless the left pixel and the upper-left one are
+// both foreground (then the left pixel's union covers it), and with 8-connectivity the
+// diagonals only when the pixel above is background and the pixel beside on that side is too.
 KERNEL void cc_merge(int w, int h, int eight, int* parent) {
     int x = GX, y = GY;
     if (x >= w || y >= h) return;
     int i = y * w + x;
     if (parent[i] < 0) return;
-    if (x > 0 && parent[i - 1] >= 0) unite(parent, i, i - 1);
-    if (y > 0) {
-        int up = i - w;
-        if (parent[up] >= 0) unite(parent, i, up);
-        if (eight) {
-            if (x > 0 && parent[up - 1] >= 0) unite(parent, i, up - 1);
-            if (x + 1 < w && parent[up + 1] >= 0) unite(parent, i, up + 1);
-        }
+    bool l = x > 0 && parent[i - 1] >= 0;
+    if (l && x % CC_TILE == 0) unite(parent, i, i - 1);
+    if (y == 0) return;
+    int up = i - w;
+    bool u = parent[up] >= 0;
+    bool ul = x > 0 && parent[up - 1] >= 0;
+    if (u) {
+        if (!(l && ul)) unite(parent, i, up);
+    } else if (eight) {
+        if (ul && !l) unite(parent, i, up - 1);
+        if (x + 1 < w && parent[up + 1] >= 0 && parent[i + 1] < 0) unite(parent, i, up + 1);
     }
 }
 

@@ -9,30 +9,37 @@ KERNEL void lut_apply(const T* __restrict__ src, VIEW_ARGS(s), int w, int h,
     dst[AT(d, y, x, 0)] = lut[src[AT(s, y, x, 0)]];
 }
 
-// Counts of each value (`bins` = 256 for u8, 65536 for u16), for Otsu's method. For 256 bins
-// each block counts into shared memory first, so global atomics are 256 per block, not one
-// per pixel. Shared memory: 256 * 4 bytes when bins == 256, else none.
+// Counts of each value (`bins` = 256 for u8, 65536 for u16), for Otsu's method. Blocks stride
+// down the rows (the host launches few), so each thread counts many pixels. For 256 bins each
+// row of threads counts into its own shared table (neighbouring pixels often share a value,
+// and one table per block would serialise them), and the tables go to global memory once per
+// block. Shared memory: 256 * 4 * blockDim.y bytes when bins == 256, else none.
 KERNEL void histogram(const T* __restrict__ src, VIEW_ARGS(s), int w, int h, int bins,
                       u32* __restrict__ hist) {
     DYNAMIC_SHARED(smem_raw);
-    u32* local = (u32*)smem_raw;
+    u32* tables = (u32*)smem_raw;
     int tid = threadIdx.y * blockDim.x + threadIdx.x;
     int nthreads = blockDim.x * blockDim.y;
     bool shared = bins == 256;
+    u32* mine = tables + 256 * threadIdx.y;
     if (shared) {
-        for (int i = tid; i < 256; i += nthreads) local[i] = 0;
+        for (int i = tid; i < 256 * (int)blockDim.y; i += nthreads) tables[i] = 0;
         __syncthreads();
     }
-    int x = GX, y = GY;
-    if (x < w && y < h) {
-        u32 v = (u32)src[AT(s, y, x, 0)];
-        if (shared) atomicAdd(&local[v], 1u);
-        else atomicAdd(&hist[v], 1u);
+    int x = GX;
+    if (x < w) {
+        for (int y = GY; y < h; y += gridDim.y * blockDim.y) {
+            u32 v = (u32)src[AT(s, y, x, 0)];
+            if (shared) atomicAdd(&mine[v], 1u);
+            else atomicAdd(&hist[v], 1u);
+        }
     }
     if (shared) {
         __syncthreads();
         for (int i = tid; i < 256; i += nthreads) {
-            if (local[i] != 0) atomicAdd(&hist[i], local[i]);
+            u32 sum = 0;
+            for (int r = 0; r < (int)blockDim.y; r++) sum += tables[256 * r + i];
+            if (sum != 0) atomicAdd(&hist[i], sum);
         }
     }
 }

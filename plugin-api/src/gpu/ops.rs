@@ -815,8 +815,10 @@ fn threshold<D: Device>(
             Arg::Ptr(D::address(&hist)),
         ]);
         let mut cfg = grid(&src);
+        // About 32 rows per thread: enough work to amortise each block's tables.
+        cfg.grid.1 = cfg.grid.1.div_ceil(32).max(1);
         if levels == 256 {
-            cfg.shared_bytes = 256 * 4;
+            cfg.shared_bytes = 256 * 4 * cfg.block.1;
         }
         gpu.launch(Source::Threshold, &defines, "histogram", &args, cfg)?;
         let mut bytes = vec![0u8; levels * 4];
@@ -930,6 +932,9 @@ fn adaptive<D: Device>(
     Ok(())
 }
 
+/// Pixels per row tile of the labeling's first pass (`CC_TILE` in labeling.cu).
+const CC_TILE: usize = 256;
+
 /// Elements per block of the prefix sum (`SCAN_BLOCK` in labeling.cu).
 const SCAN_BLOCK: usize = 1024;
 
@@ -1000,7 +1005,12 @@ fn connected_components<D: Device>(
     let ni = Arg::I32(n as i32);
     let mut args = src.args().to_vec();
     args.extend([wi, hi, pp]);
-    gpu.launch(Source::Labeling, &defines, "cc_init", &args, g2)?;
+    let tiles = Launch {
+        grid: (w.div_ceil(CC_TILE) as u32, h.min(65535) as u32, 1),
+        block: (CC_TILE as u32, 1, 1),
+        shared_bytes: 0,
+    };
+    gpu.launch(Source::Labeling, &defines, "cc_init", &args, tiles)?;
     let lab = |gpu: &mut D, name, args: &[Arg], cfg| {
         gpu.launch(Source::Labeling, &defines, name, args, cfg)
     };

@@ -91,6 +91,15 @@ _, mask = cv2.threshold(cv2.GaussianBlur(gray, (5, 5), 1.5), 0, 255, cv2.THRESH_
 np.save(sys.argv[1] + "/gray.npy", gray)
 np.save(sys.argv[1] + "/mask.npy", mask)
 PY
+  # End-to-end cost of one cheap step (upload, kernel, download of the same size) and of
+  # labeling (u8 in, i32 out): what the transfers add to a pipeline.
+  echo '{"steps":[{"name":"threshold","params":{"thresh":127}}]}' >"$WORK/p-threshold.json"
+  echo '{"steps":[{"name":"connected_components","params":{"connectivity":8}}]}' >"$WORK/p-cc.json"
+  for p in "p-threshold.json gray.npy" "p-cc.json mask.npy"; do
+    set -- $p
+    $YAM bench --pipeline "$WORK/$1" --image "$WORK/$2" --backend cuda --repeat 20 --plugin-dir $P |
+      sed -n '1p;3,4p'
+  done
   for what in "--kernel connected_components --params {\"connectivity\":8} --image $WORK/mask.npy" \
       "--kernel threshold --params {\"otsu\":true} --image $WORK/gray.npy" \
       "--pipeline examples/cells-gpu.json --image $WORK/gray.npy"; do
