@@ -331,7 +331,15 @@ fn connected_components_number_by_first_block_not_first_pixel() {
 fn connected_components_match_the_cpu_backend_labels_and_order() {
     // Masks with many small components, holes and diagonal-only contacts.
     // Wider than 256 pixels: runs cross the row tiles of the first pass.
-    for (w, h) in [(37, 29), (64, 40), (1, 9), (9, 1), (130, 17), (600, 9), (513, 4)] {
+    for (w, h) in [
+        (37, 29),
+        (64, 40),
+        (1, 9),
+        (9, 1),
+        (130, 17),
+        (600, 9),
+        (513, 4),
+    ] {
         for density in [3u64, 5, 8] {
             let mut state = w as u64 * 31 + h as u64 + density;
             let data: Vec<u8> = (0..w * h)

@@ -97,8 +97,12 @@ PY
   echo '{"steps":[{"name":"connected_components","params":{"connectivity":8}}]}' >"$WORK/p-cc.json"
   for p in "p-threshold.json gray.npy" "p-cc.json mask.npy"; do
     set -- $p
-    $YAM bench --pipeline "$WORK/$1" --image "$WORK/$2" --backend cuda --repeat 20 --plugin-dir $P |
-      sed -n '1p;3,4p'
+    for threads in 1 default; do
+      echo "copy threads: $threads"
+      v=$threads; [ "$v" = default ] && v=
+      YAM_CUDA_COPY_THREADS=$v $YAM bench --pipeline "$WORK/$1" --image "$WORK/$2" --backend cuda --repeat 20 \
+        --plugin-dir $P | sed -n '1p;3,4p'
+    done
   done
   for what in "--kernel connected_components --params {\"connectivity\":8} --image $WORK/mask.npy" \
       "--kernel threshold --params {\"otsu\":true} --image $WORK/gray.npy" \

@@ -67,6 +67,8 @@ impl Drop for Pinned {
 pub struct Gpu {
     /// Pinned blocks for transfers; declared first so they are freed while the context lives.
     staging: StagingPool<Pinned>,
+    /// Threads that copy between pageable and pinned memory (None: the calling thread).
+    copy_pool: Option<rayon::ThreadPool>,
     /// Device ordinal.
     pub ordinal: usize,
     /// Device name.
@@ -165,6 +167,7 @@ impl Gpu {
             modules: HashMap::new(),
             functions: HashMap::new(),
             staging: StagingPool::default(),
+            copy_pool: transfer::copy_pool(),
             build_log: Vec::new(),
         })
     }

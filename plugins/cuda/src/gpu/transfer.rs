@@ -1,9 +1,11 @@
 //! Host <-> device copies through pinned blocks. A large image moves in chunks through two
 //! blocks, so the host's copy between pageable memory and one block overlaps the DMA of the
 //! other: a 64 MiB label image then costs about one host copy instead of a host copy plus a
-//! DMA.
+//! DMA. Those host copies are split over a few threads (`YAM_CUDA_COPY_THREADS`, default
+//! up to 4): one core copies at a fraction of the machine's memory bandwidth.
 
 use cudarc::driver::{result, CudaEvent};
+use rayon::prelude::*;
 use yam_plugin_api::gpu::staging::HostBlock;
 
 use super::{Gpu, Pinned};
@@ -54,7 +56,7 @@ impl Gpu {
         // SAFETY: the block holds at least `bytes.len()` bytes and no queued copy reads it
         // (a fresh block, or its previous copy was waited for).
         let host = unsafe { std::slice::from_raw_parts_mut(block.ptr(), bytes.len()) };
-        host.copy_from_slice(bytes);
+        self.copy_host(host, bytes);
         // SAFETY: `dst` lies in a device allocation with room for `host.len()` bytes (checked
         // by the executor); the block stays allocated and untouched until the copy is done.
         unsafe { result::memcpy_htod_async(dst, &*host, self.stream.cu_stream()) }
@@ -131,7 +133,7 @@ impl Gpu {
             let range = span(i);
             // SAFETY: the copy into this block is done and nothing else writes it.
             let host = unsafe { std::slice::from_raw_parts(blocks[i % 2].ptr(), range.len()) };
-            out[range].copy_from_slice(host);
+            self.copy_host(&mut out[range], host);
             if i + 2 < count {
                 queue(i + 2)?;
             }
@@ -147,4 +149,34 @@ impl Gpu {
         };
         Ok([make()?, make()?])
     }
+
+    /// `dst.copy_from_slice(src)`, in parts on the copy threads when it is large.
+    fn copy_host(&self, dst: &mut [u8], src: &[u8]) {
+        const PART: usize = 512 << 10;
+        match &self.copy_pool {
+            Some(pool) if dst.len() > PART => pool.install(|| {
+                dst.par_chunks_mut(PART)
+                    .zip(src.par_chunks(PART))
+                    .for_each(|(d, s)| d.copy_from_slice(s));
+            }),
+            _ => dst.copy_from_slice(src),
+        }
+    }
+}
+
+/// The copy threads: `YAM_CUDA_COPY_THREADS`, else up to 4 (half the cores); none for 1.
+pub(super) fn copy_pool() -> Option<rayon::ThreadPool> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = std::env::var("YAM_CUDA_COPY_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or((cores / 2).clamp(1, 4));
+    if threads <= 1 {
+        return None;
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("yam-cuda-copy-{i}"))
+        .build()
+        .ok()
 }
