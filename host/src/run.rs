@@ -6,6 +6,7 @@
 //! on the device between kernels and is downloaded once. A segment that fails on a plugin is
 //! rerun on the CPU backend and the fallback recorded — or, with `strict`, the run fails.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -60,6 +61,9 @@ pub struct Engine<'b> {
     missing: Vec<String>,
     strict: bool,
     executors: HashMap<usize, ExecutorBox>,
+    /// Pixel storage of outputs the caller gave back ([`Engine::recycle`]): the next download
+    /// of the same size writes into it instead of zero-filling fresh memory.
+    spares: Vec<PixelData>,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -90,6 +94,7 @@ impl<'b> Engine<'b> {
             missing: Vec::new(),
             strict,
             executors: HashMap::new(),
+            spares: Vec::new(),
         }
     }
 
@@ -222,9 +227,20 @@ impl<'b> Engine<'b> {
     }
 
     /// Runs `steps` on `input`.
+    /// Gives an output back once the caller is done with it (written to disk, compared): its
+    /// storage serves the next output of the same type and size.
+    pub fn recycle(&mut self, image: Image) {
+        const KEEP: usize = 2;
+        if self.spares.len() == KEEP {
+            self.spares.remove(0);
+        }
+        self.spares.push(image.data);
+    }
+
     pub fn run(&mut self, steps: &[ValidStep], input: &Image) -> Result<ImageRun, RunError> {
         let plan = self.plan(steps, input)?;
-        let mut image = input.clone();
+        // The input itself until a segment produces an image: no copy of it per run.
+        let mut image: Cow<'_, Image> = Cow::Borrowed(input);
         let mut reports = Vec::with_capacity(plan.len());
         let mut transfers = Transfers::default();
         let mut start = 0;
@@ -237,7 +253,7 @@ impl<'b> Engine<'b> {
             let segment = &plan[start..end];
             match self.run_segment(backend, segment, &image, input, &mut transfers) {
                 Ok((out, steps)) => {
-                    image = out;
+                    image = Cow::Owned(out);
                     reports.extend(steps);
                 }
                 Err((failed, e)) => {
@@ -271,14 +287,14 @@ impl<'b> Engine<'b> {
                     for r in &mut steps {
                         r.fallback_reason = Some(format!("rerun on cpu: {what}"));
                     }
-                    image = out;
+                    image = Cow::Owned(out);
                     reports.extend(steps);
                 }
             }
             start = end;
         }
         Ok(ImageRun {
-            output: image,
+            output: image.into_owned(),
             steps: reports,
             transfers,
         })
@@ -308,6 +324,7 @@ impl<'b> Engine<'b> {
             b.name().to_string(),
             b.first_device().map_or(String::new(), |d| d.name.clone()),
         );
+        let mut spares = std::mem::take(&mut self.spares);
         let ex = self.executor(backend).map_err(|e| (0, e))?;
         let mut live: Vec<BufferHandle> = Vec::new();
         let result = (|| {
@@ -366,7 +383,8 @@ impl<'b> Engine<'b> {
             }
             let last = segment.len() - 1;
             ex.synchronize().into_result().map_err(|e| (last, e))?;
-            let out = download(ex, cur, cur_desc).map_err(|e| (last, e))?;
+            let spare = take_spare(&mut spares, &cur_desc);
+            let out = download_into(ex, cur, cur_desc, spare).map_err(|e| (last, e))?;
             transfers.downloads += 1;
             Ok((out, reports))
         })();
@@ -376,6 +394,7 @@ impl<'b> Engine<'b> {
                 tracing::warn!("{name}: freeing buffer {} failed: {e}", h.0);
             }
         }
+        self.spares = spares;
         result
     }
 }
@@ -397,13 +416,40 @@ pub(crate) fn download(
     h: BufferHandle,
     desc: TensorDesc,
 ) -> Result<Image, PluginError> {
+    download_into(ex, h, desc, None)
+}
+
+/// The spare storage that fits an image of `desc` exactly, if one was given back.
+fn take_spare(spares: &mut Vec<PixelData>, desc: &TensorDesc) -> Option<PixelData> {
+    let (dtype, bytes) = (desc.dtype()?, desc.required_bytes()?);
+    let i = spares
+        .iter()
+        .position(|d| d.dtype() == dtype && d.len() * dtype.size_bytes() == bytes)?;
+    Some(spares.swap_remove(i))
+}
+
+/// Downloads into `spare` when it fits (the download overwrites every element), else into
+/// fresh zeroed storage.
+fn download_into(
+    ex: &mut ExecutorBox,
+    h: BufferHandle,
+    desc: TensorDesc,
+    spare: Option<PixelData>,
+) -> Result<Image, PluginError> {
     let dtype = desc
         .dtype()
         .ok_or_else(|| PluginError::invalid("output buffer has an unknown dtype"))?;
     let bytes = desc.required_bytes().unwrap_or(0);
+    let len = bytes / dtype.size_bytes();
     // Straight into typed storage: no byte buffer to convert afterwards.
-    let mut data = PixelData::zeros(dtype, bytes / dtype.size_bytes());
-    yam_plugin_api::memory::huge_pages(data.as_ne_bytes_mut());
+    let mut data = match spare {
+        Some(d) if d.dtype() == dtype && d.len() == len => d,
+        _ => {
+            let mut d = PixelData::zeros(dtype, len);
+            yam_plugin_api::memory::huge_pages(d.as_ne_bytes_mut());
+            d
+        }
+    };
     ex.download(h, RSliceMut::from_mut_slice(data.as_ne_bytes_mut()))
         .into_result()?;
     Image::new(desc.width(), desc.height(), desc.channels(), data)
@@ -428,5 +474,42 @@ pub(crate) fn parse_info(json: &str) -> Result<Map<String, Value>, PluginError> 
         _ => Err(PluginError::invalid(format!(
             "step outcome is not a JSON object: {json:.80}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        pipeline::{PipelineManager, PipelineStep},
+        validate::validate,
+    };
+
+    fn gradient(w: usize, h: usize, seed: usize) -> Image {
+        let data = (0..w * h)
+            .map(|i| ((i * 7 + seed * 13) % 251) as u8)
+            .collect();
+        Image::new(w, h, 1, PixelData::U8(data)).unwrap()
+    }
+
+    #[test]
+    fn recycled_output_storage_gives_the_same_results_as_fresh_storage() {
+        let mut p = PipelineManager::new();
+        p.add(PipelineStep::new("gaussian_blur").with("ksize", 5));
+        p.add(PipelineStep::new("threshold").with("otsu", true));
+        p.add(PipelineStep::new("connected_components").with("connectivity", 8));
+        let steps = validate(&p).unwrap().steps;
+        let cpu = Backend::builtin_cpu();
+        let mut fresh = Engine::new(vec![&cpu], false);
+        let mut reusing = Engine::new(vec![&cpu], false);
+        // Same size twice (the second run downloads into the first's storage), then another
+        // size (the spare does not fit and must not be used), then the first size again.
+        for (w, h, seed) in [(64, 48, 1), (64, 48, 2), (33, 17, 3), (64, 48, 4)] {
+            let input = gradient(w, h, seed);
+            let want = fresh.run(&steps, &input).unwrap().output;
+            let got = reusing.run(&steps, &input).unwrap().output;
+            assert_eq!(got, want, "{w}x{h} seed {seed}");
+            reusing.recycle(got);
+        }
     }
 }

@@ -219,8 +219,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         let p = PipelineManager::load(path)?;
         let v = validate(&p).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let mut engine = Engine::new(backends.clone(), false);
-        let mut last = None;
+        let mut last: Option<crate::run::ImageRun> = None;
         let timed = time(args.repeat, || {
+            // As a batch does: the previous output is done with, its storage serves the next.
+            if let Some(prev) = last.take() {
+                engine.recycle(prev.output);
+            }
             last = Some(
                 engine
                     .run(&v.steps, &image)

@@ -211,6 +211,8 @@ fn run_one(
     }
     entry.steps = run.steps;
     imageio::write_image(output, &run.output).map_err(|e| usage(&e))?;
+    // A batch's next image of the same size downloads into this storage.
+    engine.recycle(run.output);
     Ok(())
 }
 
