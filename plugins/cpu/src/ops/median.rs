@@ -539,6 +539,27 @@ mod tests {
     }
 
     #[test]
+    fn histogram_median_equals_naive_across_bands_and_narrow_images() {
+        // 130 and 61 rows make several bands (each starts its histograms afresh); 2- and
+        // 5-wide images are narrower than the window; values in a narrow range make long
+        // plateaus of equal counts around the median.
+        let gen = |i: usize| ((i * 7919) ^ (i / 5 * 131)) % 256;
+        for (w, h, c) in [(53, 130, 1), (29, 61, 3), (2, 40, 1), (5, 33, 4)] {
+            for narrow in [false, true] {
+                let data = (0..w * h * c)
+                    .map(|i| if narrow { 100 + gen(i) % 40 } else { gen(i) } as u8)
+                    .collect();
+                let img = Image::new(w, h, c, PixelData::U8(data)).unwrap();
+                let ks: &[u32] = if w * h > 2000 { &[7, 15] } else { &[7, 15, 31] };
+                for &k in ks {
+                    let got = median_blur(&img, &MedianBlurParams { ksize: k }).unwrap();
+                    assert_eq!(got.data, naive_image(&img, k as usize), "{w}x{h}x{c} k {k}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn several_bands_and_large_windows_equal_naive() {
         let (w, h) = (41, 77);
         let gen = |i: usize| ((i * 7919) ^ (i / 5 * 131)) % 256;
