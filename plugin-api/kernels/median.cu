@@ -16,30 +16,50 @@ __device__ __forceinline__ mkey_t to_key(T v) { return v; }
 __device__ __forceinline__ T from_key(mkey_t k) { return k; }
 #endif
 
-// k = 3 or 5: gather the window, then select the element of rank (k*k-1)/2.
-KERNEL void median_small(const T* __restrict__ src, VIEW_ARGS(s), int w, int h, int c, int k,
-                         T* __restrict__ dst, VIEW_ARGS(d)) {
+// k = 3 or 5 (a template, so every loop unrolls and the window stays in registers; with a
+// run-time k the dynamically indexed window lived in local memory): gather the window, then
+// select the element of rank (k*k-1)/2 by compare-exchange passes.
+template <int K>
+__device__ __forceinline__ void median_window(const T* __restrict__ src, VIEW_ARGS(s), int w,
+                                              int h, int c, T* __restrict__ dst, VIEW_ARGS(d)) {
     int x = GX, y = GY;
     if (x >= w || y >= h) return;
-    int r = k / 2, n = k * k, rank = (n - 1) / 2;
-    mkey_t win[25];
+    const int r = K / 2, n = K * K, rank = (n - 1) / 2;
+    int sx[K], sy[K];
+#pragma unroll
+    for (int i = 0; i < K; i++) {
+        sx[i] = clamp_int(x + i - r, 0, w - 1);
+        sy[i] = clamp_int(y + i - r, 0, h - 1);
+    }
     for (int ch = 0; ch < c; ch++) {
-        int m = 0;
-        for (int j = -r; j <= r; j++) {
-            int sy = clamp_int(y + j, 0, h - 1);
-            for (int i = -r; i <= r; i++) {
-                int sx = clamp_int(x + i, 0, w - 1);
-                win[m++] = to_key(src[AT(s, sy, sx, ch)]);
-            }
+        mkey_t win[n];
+#pragma unroll
+        for (int j = 0; j < K; j++) {
+#pragma unroll
+            for (int i = 0; i < K; i++) win[j * K + i] = to_key(src[AT(s, sy[j], sx[i], ch)]);
         }
-        // Partial selection sort up to the median rank.
+        // Pass a leaves the a-th smallest in win[a]; the rest keep their values.
+#pragma unroll
         for (int a = 0; a <= rank; a++) {
-            int best = a;
-            for (int b = a + 1; b < n; b++) if (win[b] < win[best]) best = b;
-            mkey_t t = win[a]; win[a] = win[best]; win[best] = t;
+#pragma unroll
+            for (int b = a + 1; b < n; b++) {
+                mkey_t lo = min(win[a], win[b]), hi = max(win[a], win[b]);
+                win[a] = lo;
+                win[b] = hi;
+            }
         }
         dst[AT(d, y, x, ch)] = from_key(win[rank]);
     }
+}
+
+KERNEL void median3(const T* __restrict__ src, VIEW_ARGS(s), int w, int h, int c,
+                    T* __restrict__ dst, VIEW_ARGS(d)) {
+    median_window<3>(src, s_s0, s_s1, s_s2, w, h, c, dst, d_s0, d_s1, d_s2);
+}
+
+KERNEL void median5(const T* __restrict__ src, VIEW_ARGS(s), int w, int h, int c,
+                    T* __restrict__ dst, VIEW_ARGS(d)) {
+    median_window<5>(src, s_s0, s_s1, s_s2, w, h, c, dst, d_s0, d_s1, d_s2);
 }
 
 // u8, any odd k: a 256-bin histogram of the window. With the replicate border the window

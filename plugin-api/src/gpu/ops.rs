@@ -472,7 +472,8 @@ fn median<D: Device>(
     }
     let name = match dtype {
         // Small windows sort in registers; larger u8 windows count a histogram.
-        DType::U8 | DType::U16 | DType::F32 if k <= 5 => "median_small",
+        DType::U8 | DType::U16 | DType::F32 if k == 3 => "median3",
+        DType::U8 | DType::U16 | DType::F32 if k == 5 => "median5",
         DType::U8 => "median_hist",
         _ => {
             return Err(PluginError::invalid(format!(
@@ -482,7 +483,10 @@ fn median<D: Device>(
     };
     let (h, w, c) = src.dims();
     let mut args = src.args().to_vec();
-    args.extend([Arg::I32(w), Arg::I32(h), Arg::I32(c), Arg::I32(k as i32)]);
+    args.extend([Arg::I32(w), Arg::I32(h), Arg::I32(c)]);
+    if name == "median_hist" {
+        args.push(Arg::I32(k as i32));
+    }
     args.extend(dst.args());
     gpu.launch(
         Source::Median,

@@ -95,7 +95,7 @@ fn every_source_defines_the_kernels_the_host_launches() {
                 "copy_view",
             ],
         ),
-        (Source::Median, &["median_small", "median_hist"]),
+        (Source::Median, &["median3", "median5", "median_hist"]),
         (
             Source::Threshold,
             &["lut_apply", "histogram", "adaptive_cmp", "thresh_f32"],
