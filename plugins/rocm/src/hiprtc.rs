@@ -6,6 +6,7 @@
 //! this very path (`tests/hiprtc_compile.rs`).
 
 use std::ffi::{c_char, c_int, CStr, CString};
+use std::sync::Mutex;
 
 use yam_plugin_api::gpu::Source;
 
@@ -83,6 +84,13 @@ pub fn compile_text(
         options.push(CString::new(d).map_err(|_| fail("NUL in a define".into()))?);
     }
     let ptrs: Vec<*const c_char> = options.iter().map(|o| o.as_ptr()).collect();
+    // One compilation at a time: ROCm 5.2's hiprtc (LLVM 15 in comgr) is not safe to enter
+    // from two threads at once; a test run compiling on two threads spun forever in
+    // llvm::TargetRegistry::lookupTarget.
+    static COMPILER: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = COMPILER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut prog: hiprtcProgram = std::ptr::null_mut();
     // SAFETY: valid NUL-terminated strings; no headers.
     let r = unsafe {
