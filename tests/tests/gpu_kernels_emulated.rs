@@ -313,18 +313,21 @@ fn connected_components_number_by_first_block_not_first_pixel() {
         .iter()
         .flat_map(|r| r.bytes().map(|b| if b == b'.' { 0 } else { 255 }))
         .collect();
-    let img = Image {
-        width: 12,
-        height: 4,
-        channels: 1,
-        data: PixelData::U8(data),
-    };
     compare(
         "connected_components",
         r#"{"connectivity":8}"#,
-        &img,
+        &mask(12, 4, data),
         Layout::Packed,
     );
+}
+
+fn mask(width: usize, height: usize, data: Vec<u8>) -> Image {
+    Image {
+        width,
+        height,
+        channels: 1,
+        data: PixelData::U8(data),
+    }
 }
 
 #[test]
@@ -354,12 +357,7 @@ fn connected_components_match_the_cpu_backend_labels_and_order() {
                     }
                 })
                 .collect();
-            let img = Image {
-                width: w,
-                height: h,
-                channels: 1,
-                data: PixelData::U8(data),
-            };
+            let img = mask(w, h, data);
             compare(
                 "connected_components",
                 r#"{"connectivity":8}"#,

@@ -400,23 +400,6 @@ fn rect_chunked<T: Pixel, E: Extremum>(
     let row_len = w * c;
     let mut out = crate::recycle::output_vec::<T>(src.len());
     let isa = Isa::active();
-    if k < LONG_WINDOW {
-        for_each_band(&mut out, row_len, |y0, band| {
-            let job = SmallRectBand::<T, E> {
-                src,
-                w,
-                h,
-                c,
-                k,
-                pad,
-                y0,
-                band,
-                _extremum: PhantomData,
-            };
-            simd::vectorised(isa, job);
-        });
-        return out;
-    }
     for_each_band(&mut out, row_len, |y0, band| {
         let job = RectBand::<T, E> {
             src,
@@ -433,62 +416,6 @@ fn rect_chunked<T: Pixel, E: Extremum>(
         simd::vectorised(isa, job);
     });
     out
-}
-
-/// One band of a rect window under [`LONG_WINDOW`]: vertical extrema first, straight from
-/// the source rows (no padded copy of them, no intermediate image), then horizontal extrema
-/// over that one row, padded. Compiled per ISA.
-struct SmallRectBand<'a, T, E> {
-    src: &'a [T],
-    w: usize,
-    h: usize,
-    c: usize,
-    k: usize,
-    pad: Pad<T>,
-    y0: usize,
-    band: &'a mut [T],
-    _extremum: PhantomData<E>,
-}
-
-impl<T: Pixel, E: Extremum> simd::PlainKernel for SmallRectBand<'_, T, E> {
-    type Output = ();
-
-    #[inline(always)]
-    fn run(self) {
-        let SmallRectBand {
-            src,
-            w,
-            h,
-            c,
-            k,
-            pad,
-            y0,
-            band,
-            ..
-        } = self;
-        let r = k / 2;
-        let row_len = w * c;
-        // Rows outside the image under a constant border read this row.
-        let constant = match pad {
-            Pad::Const(v) => vec![v; row_len],
-            Pad::Map(_) => Vec::new(),
-        };
-        let mut vertical = vec![T::default(); row_len];
-        let mut padded = vec![T::default(); (w + 2 * r) * c];
-        for (i, out_row) in band.chunks_mut(row_len).enumerate() {
-            let y = (y0 + i) as isize;
-            let rows: [&[T]; LONG_WINDOW - 1] = std::array::from_fn(|j| {
-                match pad.index(y + j.min(k - 1) as isize - r as isize, h) {
-                    Some(sy) => &src[sy * row_len..(sy + 1) * row_len],
-                    None => &constant[..],
-                }
-            });
-            prefetch_row(src, row_len, (y0 + i + r + 1).min(h - 1));
-            pick_shifted::<T, E>(&mut vertical, k, |j| rows[j]);
-            pad_row(&vertical, c, r, pad, &mut padded);
-            pick_shifted::<T, E>(out_row, k, |t| &padded[t * c..t * c + row_len]);
-        }
-    }
 }
 
 /// One band of [`rect_chunked`]: output rows `y0..` into `band`, compiled per ISA.
@@ -510,6 +437,9 @@ impl<T: Pixel, E: Extremum> simd::PlainKernel for RectBand<'_, T, E> {
 
     #[inline(always)]
     fn run(self) {
+        if self.k < LONG_WINDOW {
+            return self.small();
+        }
         let RectBand {
             src,
             w,
@@ -551,6 +481,48 @@ impl<T: Pixel, E: Extremum> simd::PlainKernel for RectBand<'_, T, E> {
                 }
             }
             running_column::<T, E>(&hor, row_len, k, part, &mut suffix, &mut prefix);
+        }
+    }
+}
+
+impl<T: Pixel, E: Extremum> RectBand<'_, T, E> {
+    /// A window under [`LONG_WINDOW`]: the vertical extremum straight from the source rows (no
+    /// padded copy of them, no chunk buffer), then the horizontal one over that single row,
+    /// padded.
+    #[inline(always)]
+    fn small(self) {
+        let RectBand {
+            src,
+            w,
+            h,
+            c,
+            k,
+            pad,
+            y0,
+            band,
+            ..
+        } = self;
+        let r = k / 2;
+        let row_len = w * c;
+        // Rows outside the image under a constant border read this row.
+        let constant = match pad {
+            Pad::Const(v) => vec![v; row_len],
+            Pad::Map(_) => Vec::new(),
+        };
+        let mut vertical = vec![T::default(); row_len];
+        let mut padded = vec![T::default(); (w + 2 * r) * c];
+        for (i, out_row) in band.chunks_mut(row_len).enumerate() {
+            let y = (y0 + i) as isize;
+            let rows: [&[T]; LONG_WINDOW - 1] = std::array::from_fn(|j| {
+                match pad.index(y + j.min(k - 1) as isize - r as isize, h) {
+                    Some(sy) => &src[sy * row_len..(sy + 1) * row_len],
+                    None => &constant[..],
+                }
+            });
+            prefetch_row(src, row_len, (y0 + i + r + 1).min(h - 1));
+            pick_shifted::<T, E>(&mut vertical, k, |j| rows[j]);
+            pad_row(&vertical, c, r, pad, &mut padded);
+            pick_shifted::<T, E>(out_row, k, |t| &padded[t * c..t * c + row_len]);
         }
     }
 }
