@@ -10,17 +10,33 @@ use super::blur::{band_rows, plane, Plane};
 use super::border::{index_table, prefetch_row, RowPadder};
 use crate::isa::Isa;
 use crate::recycle::{output_vec, Recyclable};
-use crate::simd::{self, median::MedianRow, Lane};
+use crate::simd::{
+    self,
+    median::{Median3Sorted, MedianRow},
+    Lane,
+};
 
 /// Element types the median compares (f32 is filtered as [`f32_key`]s).
 trait Ordered: Recyclable {
     /// Strict "less than".
     fn less(a: Self, b: Self) -> bool;
 
-    /// Computes one output row of a `k`×`k` median (3 or 5) from its `window` with vectors
+    /// Computes one output row of a 5×5 median from its `window` with vectors
     /// at `isa`; false if it did not (no vector path for this type or level, or a row
     /// narrower than a vector).
     fn vector_row(_isa: Isa, _window: Window<'_, Self>, _c: usize, _out: &mut [Self]) -> bool {
+        false
+    }
+
+    /// The 3×3 row in two vector passes through `sorted` (see [`Median3Sorted`]); false as
+    /// [`Ordered::vector_row`].
+    fn vector_row3(
+        _isa: Isa,
+        _window: Window<'_, Self>,
+        _c: usize,
+        _sorted: &mut Vec<Self>,
+        _out: &mut [Self],
+    ) -> bool {
         false
     }
 }
@@ -33,6 +49,16 @@ impl Ordered for u8 {
     fn vector_row(isa: Isa, window: Window<'_, u8>, c: usize, out: &mut [u8]) -> bool {
         vector_row(isa, window, c, out)
     }
+
+    fn vector_row3(
+        isa: Isa,
+        window: Window<'_, u8>,
+        c: usize,
+        sorted: &mut Vec<u8>,
+        out: &mut [u8],
+    ) -> bool {
+        vector_row3(isa, window, c, sorted, out)
+    }
 }
 
 impl Ordered for u16 {
@@ -42,6 +68,16 @@ impl Ordered for u16 {
 
     fn vector_row(isa: Isa, window: Window<'_, u16>, c: usize, out: &mut [u16]) -> bool {
         vector_row(isa, window, c, out)
+    }
+
+    fn vector_row3(
+        isa: Isa,
+        window: Window<'_, u16>,
+        c: usize,
+        sorted: &mut Vec<u16>,
+        out: &mut [u16],
+    ) -> bool {
+        vector_row3(isa, window, c, sorted, out)
     }
 }
 
@@ -53,6 +89,16 @@ impl Ordered for i32 {
     fn vector_row(isa: Isa, window: Window<'_, i32>, c: usize, out: &mut [i32]) -> bool {
         vector_row(isa, window, c, out)
     }
+
+    fn vector_row3(
+        isa: Isa,
+        window: Window<'_, i32>,
+        c: usize,
+        sorted: &mut Vec<i32>,
+        out: &mut [i32],
+    ) -> bool {
+        vector_row3(isa, window, c, sorted, out)
+    }
 }
 
 /// [`Ordered::vector_row`] for the lane types the vector median has.
@@ -61,6 +107,25 @@ fn vector_row<T: Lane>(isa: Isa, window: Window<'_, T>, c: usize, out: &mut [T])
         k: window.k,
         rows: window.first_rows::<5>(),
         c,
+        out,
+    };
+    simd::dispatch(isa, row).unwrap_or(false)
+}
+
+/// [`Ordered::vector_row3`] for the lane types the vector median has.
+fn vector_row3<T: Lane>(
+    isa: Isa,
+    window: Window<'_, T>,
+    c: usize,
+    sorted: &mut Vec<T>,
+    out: &mut [T],
+) -> bool {
+    let [a, b, cc, ..] = window.first_rows::<3>();
+    sorted.resize(3 * window.plen, T::default());
+    let row = Median3Sorted {
+        rows: [a, b, cc],
+        c,
+        sorted,
         out,
     };
     simd::dispatch(isa, row).unwrap_or(false)
@@ -198,7 +263,7 @@ fn median3<T: Ordered + Default>(src: Plane<'_, T>, isa: Isa) -> Vec<T> {
         src,
         3,
         |w, out, (lo, mid, hi): &mut (Vec<T>, Vec<T>, Vec<T>)| {
-            if T::vector_row(isa, w, c, out) {
+            if T::vector_row3(isa, w, c, lo, out) {
                 return;
             }
             let (a, b, cc) = (w.row(0), w.row(1), w.row(2));

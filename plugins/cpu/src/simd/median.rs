@@ -3,8 +3,9 @@
 
 use super::{Kernel, Lane, Simd};
 
-/// One output row of a `k`×`k` median (k = 3 or 5) from the first `k` of `rows`, each padded
-/// by `k / 2` pixels on both sides (`c` channels), as `ops::median` builds them.
+/// One output row of a `k`×`k` median (k = 5; 3×3 is [`Median3Sorted`]) from the first `k`
+/// of `rows`, each padded by `k / 2` pixels on both sides (`c` channels), as `ops::median`
+/// builds them.
 #[derive(Debug)]
 pub(crate) struct MedianRow<'a, T> {
     pub k: usize,
@@ -30,12 +31,6 @@ impl<T: Lane> Kernel for MedianRow<'_, T> {
         // No closures below: they would not inherit the target features, and the intrinsics
         // in them would become calls.
         match self.k {
-            3 => {
-                for x in starts {
-                    let m = median9::<S, T>(s, &rows, x, c);
-                    T::store(s, &mut self.out[x..], m);
-                }
-            }
             5 => {
                 for x in starts {
                     // Straight-line loads (a loop here stayed a loop, with a division by 5).
@@ -52,7 +47,55 @@ impl<T: Lane> Kernel for MedianRow<'_, T> {
                     T::store(s, &mut self.out[x..], w[12]);
                 }
             }
-            _ => unreachable!("vector medians are 3x3 or 5x5"),
+            _ => unreachable!("this vector median is 5x5 (3x3 is Median3Sorted)"),
+        }
+        true
+    }
+}
+
+/// One output row of a 3×3 median in two passes: every padded column of the three `rows`
+/// sorted once into `sorted` (lows, middles, highs; 3 rows of the padded length), then each
+/// output is `med3(max of lows, med3 of middles, min of highs)` over three sorted columns.
+/// Sorting each column once instead of once per window that holds it saves two thirds of the
+/// sorting. False when a padded row is narrower than one vector.
+pub(crate) struct Median3Sorted<'a, T> {
+    pub rows: [&'a [T]; 3],
+    pub c: usize,
+    pub sorted: &'a mut [T],
+    pub out: &'a mut [T],
+}
+
+impl<T: Lane> Kernel for Median3Sorted<'_, T> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn run<S: Simd>(self, s: S) -> bool {
+        let n = T::lanes::<S>();
+        let (plen, len, c) = (self.rows[0].len(), self.out.len(), self.c);
+        if len < n || plen < n || self.sorted.len() < 3 * plen {
+            return false;
+        }
+        let [a, b, cc] = self.rows.map(|r| &r[..plen]);
+        let (lo, rest) = self.sorted.split_at_mut(plen);
+        let (mid, hi) = rest.split_at_mut(plen);
+        // The last vector is moved back to end at the row's end (recomputing some elements).
+        for x in (0..plen.div_ceil(n)).map(|i| (i * n).min(plen - n)) {
+            let (l, m, h) = sort3::<S, T>(
+                s,
+                T::load(s, &a[x..]),
+                T::load(s, &b[x..]),
+                T::load(s, &cc[x..]),
+            );
+            T::store(s, &mut lo[x..], l);
+            T::store(s, &mut mid[x..], m);
+            T::store(s, &mut hi[x..], h);
+        }
+        for x in (0..len.div_ceil(n)).map(|i| (i * n).min(len - n)) {
+            let at = |row: &[T], t: usize| T::load(s, &row[x + t * c..]);
+            let l = T::vmax(s, T::vmax(s, at(lo, 0), at(lo, 1)), at(lo, 2));
+            let h = T::vmin(s, T::vmin(s, at(hi, 0), at(hi, 1)), at(hi, 2));
+            let m = med3::<S, T>(s, at(mid, 0), at(mid, 1), at(mid, 2));
+            T::store(s, &mut self.out[x..], med3::<S, T>(s, l, m, h));
         }
         true
     }
@@ -87,25 +130,6 @@ fn sort3<S: Simd, T: Lane>(s: S, a: S::V, b: S::V, c: S::V) -> (S::V, S::V, S::V
         T::vmax(s, l, T::vmin(s, h, c)),
         T::vmax(s, h, c),
     )
-}
-
-/// Column `x` of the first three `rows`, sorted.
-#[inline(always)]
-fn column<S: Simd, T: Lane>(s: S, rows: &[&[T]; 5], x: usize) -> (S::V, S::V, S::V) {
-    let (a, b, c) = (&rows[0][x..], &rows[1][x..], &rows[2][x..]);
-    sort3::<S, T>(s, T::load(s, a), T::load(s, b), T::load(s, c))
-}
-
-/// Median of the 3×3 windows starting at `x` of the first three `rows`: sort each column,
-/// then the median is `med3(max of lows, med3 of middles, min of highs)`.
-#[inline(always)]
-fn median9<S: Simd, T: Lane>(s: S, rows: &[&[T]; 5], x: usize, c: usize) -> S::V {
-    let (l0, m0, h0) = column::<S, T>(s, rows, x);
-    let (l1, m1, h1) = column::<S, T>(s, rows, x + c);
-    let (l2, m2, h2) = column::<S, T>(s, rows, x + 2 * c);
-    let lo = T::vmax(s, T::vmax(s, l0, l1), l2);
-    let hi = T::vmin(s, T::vmin(s, h0, h1), h2);
-    med3::<S, T>(s, lo, med3::<S, T>(s, m0, m1, m2), hi)
 }
 
 /// Defines the 25-input network twice: as data ([`NET25`], checked against
