@@ -392,22 +392,44 @@ fn two_wires<T>(wires: &mut [T], a: usize, b: usize, tile: usize) -> (&mut [T], 
 /// u8 median for any odd `k` ≥ 7 (Huang's sliding histogram): per output row, one 256-bin
 /// histogram per channel slides along x, adding and removing one column of `k` values per
 /// step, and the median bin is tracked incrementally (it moves little between neighbours).
+/// The window is also kept column by column (`columns`: each padded column's `k` values
+/// contiguous, in ring-slot order, which a histogram does not care about), updated by one
+/// value per column when a row enters, so each step reads two contiguous runs instead of
+/// `2k` rows.
 fn median_u8_hist(src: Plane<'_, u8>, k: usize) -> Vec<u8> {
     let c = src.channels;
     let rank = (k * k - 1) / 2;
-    type Scratch = (Vec<[u32; 256]>, Vec<usize>, Vec<usize>);
-    for_each_window_row(src, k, |w, out, (hist, med, below): &mut Scratch| {
+    for_each_window_row(src, k, |w, out, scratch: &mut HistScratch| {
+        let HistScratch {
+            hist,
+            med,
+            below,
+            columns,
+            filled,
+        } = scratch;
+        let padded = w.plen / c;
+        columns.resize(c * padded * k, 0);
+        // Ring slot s of the window holds padded row (first + j) for j = (s - first) mod k;
+        // the band's first row fills every slot, later rows only the slot that changed.
+        let fresh = if *filled { k - 1..k } else { 0..k };
+        for j in fresh {
+            let (row, slot) = (w.row(j), (w.first + j) % k);
+            for ch in 0..c {
+                let dst = &mut columns[ch * padded * k..][..padded * k];
+                for (x, v) in row.iter().skip(ch).step_by(c).enumerate() {
+                    dst[x * k + slot] = *v;
+                }
+            }
+        }
+        *filled = true;
+        // Padded column x' (source column x' - r, replicated) of channel ch.
+        let column = |x: usize, ch: usize| &columns[(ch * padded + x) * k..][..k];
         hist.clear();
-        hist.resize(c, [0; 256]);
-        // The window's rows in order, looked up once per output row (not per pixel: the ring
-        // index costs a division).
-        let rows: Vec<&[u8]> = w.rows().collect();
-        // Padded column x' (source column x' - r, replicated) of window row j, channel ch.
-        let column = |x: usize, ch: usize| rows.iter().map(move |row| row[x * c + ch]);
+        hist.resize(c, [0; 512]);
         for (ch, h) in hist.iter_mut().enumerate() {
             for x in 0..k {
-                for v in column(x, ch) {
-                    h[usize::from(v)] += 1;
+                for (i, &v) in column(x, ch).iter().enumerate() {
+                    h[(i % 2) * 256 + usize::from(v)] += 1;
                 }
             }
         }
@@ -422,25 +444,38 @@ fn median_u8_hist(src: Plane<'_, u8>, k: usize) -> Vec<u8> {
                 // Locals, so the per-element updates stay in registers (through memory they
                 // form a store-to-load chain that triples the time).
                 let (mut m, mut b) = (med[ch], below[ch]);
+                let (h, g) = h.split_at_mut(256);
                 if x > 0 {
-                    // Window moves from padded columns x-1..x-1+k to x..x+k.
-                    for v in column(x - 1, ch) {
-                        let v = usize::from(v);
+                    // Window moves from padded columns x-1..x-1+k to x..x+k. Alternate
+                    // values go to two tables: neighbouring values are often equal, and
+                    // updates of one counter form a chain through memory.
+                    for pair in column(x - 1, ch).chunks(2) {
+                        let v = usize::from(pair[0]);
                         h[v] -= 1;
                         b -= usize::from(v < m);
+                        if let Some(&u) = pair.get(1) {
+                            let u = usize::from(u);
+                            g[u] -= 1;
+                            b -= usize::from(u < m);
+                        }
                     }
-                    for v in column(x + k - 1, ch) {
-                        let v = usize::from(v);
+                    for pair in column(x + k - 1, ch).chunks(2) {
+                        let v = usize::from(pair[0]);
                         h[v] += 1;
                         b += usize::from(v < m);
+                        if let Some(&u) = pair.get(1) {
+                            let u = usize::from(u);
+                            g[u] += 1;
+                            b += usize::from(u < m);
+                        }
                     }
                 }
                 while b > rank {
                     m -= 1;
-                    b -= h[m] as usize;
+                    b -= (h[m] + g[m]) as usize;
                 }
-                while b + h[m] as usize <= rank {
-                    b += h[m] as usize;
+                while b + (h[m] + g[m]) as usize <= rank {
+                    b += (h[m] + g[m]) as usize;
                     m += 1;
                 }
                 (med[ch], below[ch]) = (m, b);
@@ -448,6 +483,19 @@ fn median_u8_hist(src: Plane<'_, u8>, k: usize) -> Vec<u8> {
             }
         }
     })
+}
+
+/// Per-band state of [`median_u8_hist`].
+#[derive(Default)]
+struct HistScratch {
+    /// Two 256-bin tables per channel (even and odd places of each column).
+    hist: Vec<[u32; 512]>,
+    med: Vec<usize>,
+    below: Vec<usize>,
+    /// The window by channel and padded column, `k` values each.
+    columns: Vec<u8>,
+    /// Whether `columns` holds the band's window (after its first row).
+    filled: bool,
 }
 
 /// OpenCV `medianBlur`: each element becomes the median of its `ksize`×`ksize` neighbourhood
