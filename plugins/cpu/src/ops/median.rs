@@ -16,92 +16,14 @@ use crate::simd::{
     Lane,
 };
 
-/// Element types the median compares (f32 is filtered as [`f32_key`]s).
-trait Ordered: Recyclable {
-    /// Strict "less than".
-    fn less(a: Self, b: Self) -> bool;
+/// Element types the median compares (f32 is filtered as [`f32_key`]s): the vector lane types,
+/// ordered by value.
+trait Ordered: Recyclable + Lane + PartialOrd {}
 
-    /// Computes one output row of a 5×5 median from its `window` with vectors
-    /// at `isa`; false if it did not (no vector path for this type or level, or a row
-    /// narrower than a vector).
-    fn vector_row(_isa: Isa, _window: Window<'_, Self>, _c: usize, _out: &mut [Self]) -> bool {
-        false
-    }
+impl<T: Recyclable + Lane + PartialOrd> Ordered for T {}
 
-    /// The 3×3 row in two vector passes through `sorted` (see [`Median3Sorted`]); false as
-    /// [`Ordered::vector_row`].
-    fn vector_row3(
-        _isa: Isa,
-        _window: Window<'_, Self>,
-        _c: usize,
-        _sorted: &mut Vec<Self>,
-        _out: &mut [Self],
-    ) -> bool {
-        false
-    }
-}
-
-impl Ordered for u8 {
-    fn less(a: u8, b: u8) -> bool {
-        a < b
-    }
-
-    fn vector_row(isa: Isa, window: Window<'_, u8>, c: usize, out: &mut [u8]) -> bool {
-        vector_row(isa, window, c, out)
-    }
-
-    fn vector_row3(
-        isa: Isa,
-        window: Window<'_, u8>,
-        c: usize,
-        sorted: &mut Vec<u8>,
-        out: &mut [u8],
-    ) -> bool {
-        vector_row3(isa, window, c, sorted, out)
-    }
-}
-
-impl Ordered for u16 {
-    fn less(a: u16, b: u16) -> bool {
-        a < b
-    }
-
-    fn vector_row(isa: Isa, window: Window<'_, u16>, c: usize, out: &mut [u16]) -> bool {
-        vector_row(isa, window, c, out)
-    }
-
-    fn vector_row3(
-        isa: Isa,
-        window: Window<'_, u16>,
-        c: usize,
-        sorted: &mut Vec<u16>,
-        out: &mut [u16],
-    ) -> bool {
-        vector_row3(isa, window, c, sorted, out)
-    }
-}
-
-impl Ordered for i32 {
-    fn less(a: i32, b: i32) -> bool {
-        a < b
-    }
-
-    fn vector_row(isa: Isa, window: Window<'_, i32>, c: usize, out: &mut [i32]) -> bool {
-        vector_row(isa, window, c, out)
-    }
-
-    fn vector_row3(
-        isa: Isa,
-        window: Window<'_, i32>,
-        c: usize,
-        sorted: &mut Vec<i32>,
-        out: &mut [i32],
-    ) -> bool {
-        vector_row3(isa, window, c, sorted, out)
-    }
-}
-
-/// [`Ordered::vector_row`] for the lane types the vector median has.
+/// One output row of a 5×5 median from its `window` with vectors at `isa`; false if it did
+/// not (a scalar level, or a row narrower than a vector).
 fn vector_row<T: Lane>(isa: Isa, window: Window<'_, T>, c: usize, out: &mut [T]) -> bool {
     let row = MedianRow {
         k: window.k,
@@ -112,7 +34,8 @@ fn vector_row<T: Lane>(isa: Isa, window: Window<'_, T>, c: usize, out: &mut [T])
     simd::dispatch(isa, row).unwrap_or(false)
 }
 
-/// [`Ordered::vector_row3`] for the lane types the vector median has.
+/// One output row of a 3×3 median in two vector passes through `sorted` (see
+/// [`Median3Sorted`]); false as [`vector_row`].
 fn vector_row3<T: Lane>(
     isa: Isa,
     window: Window<'_, T>,
@@ -158,7 +81,7 @@ fn via_keys(src: Plane<'_, f32>, median: impl Fn(Plane<'_, i32>) -> Vec<i32>) ->
 }
 
 fn min2<T: Ordered>(a: T, b: T) -> T {
-    if T::less(b, a) {
+    if b < a {
         b
     } else {
         a
@@ -166,7 +89,7 @@ fn min2<T: Ordered>(a: T, b: T) -> T {
 }
 
 fn max2<T: Ordered>(a: T, b: T) -> T {
-    if T::less(b, a) {
+    if b < a {
         a
     } else {
         b
@@ -263,7 +186,7 @@ fn median3<T: Ordered + Default>(src: Plane<'_, T>, isa: Isa) -> Vec<T> {
         src,
         3,
         |w, out, (lo, mid, hi): &mut (Vec<T>, Vec<T>, Vec<T>)| {
-            if T::vector_row3(isa, w, c, lo, out) {
+            if vector_row3(isa, w, c, lo, out) {
                 return;
             }
             let (a, b, cc) = (w.row(0), w.row(1), w.row(2));
@@ -353,7 +276,7 @@ fn median5<T: Ordered + Default>(src: Plane<'_, T>, isa: Isa) -> Vec<T> {
     let c = src.channels;
     let (net, out_wire) = selection_network(25, 12);
     for_each_window_row(src, 5, |w, out, wires: &mut Vec<T>| {
-        if T::vector_row(isa, w, c, out) {
+        if vector_row(isa, w, c, out) {
             return;
         }
         wires.resize(25 * TILE, T::default());
