@@ -8,6 +8,7 @@
 //! from a sparse table of the padded source row (two lookups per run). Row bands run in
 //! parallel. Channels are independent and no arithmetic is done, so every dtype is exact.
 
+use super::blur::Plane;
 use super::border::prefetch_row;
 use crate::isa::Isa;
 use crate::pixel::Pixel;
@@ -245,13 +246,23 @@ fn morph<T: Pixel, E: Extremum>(
         return src.to_vec();
     }
     let pad = Pad::<T>::new::<E>(border);
+    let plane = Plane {
+        data: src,
+        width: w,
+        height: h,
+        channels: c,
+    };
     if el.is_full() {
         let k = el.size + (iterations - 1) * (el.size - 1);
-        return rect::<T, E>(src, w, h, c, k, pad);
+        return rect::<T, E>(plane, k, pad);
     }
-    let mut out = general::<T, E>(src, w, h, c, el, pad);
+    let mut out = general::<T, E>(plane, el, pad);
     for _ in 1..iterations {
-        out = general::<T, E>(&out, w, h, c, el, pad);
+        let previous = Plane {
+            data: &out,
+            ..plane
+        };
+        out = general::<T, E>(previous, el, pad);
     }
     out
 }
@@ -372,40 +383,24 @@ fn running_row<T: Pixel, E: Extremum>(
 /// Separable rect erosion/dilation with a `k`×`k` window: per chunk of output rows, the
 /// horizontal extrema of the rows it reads (a small buffer, so no image-sized intermediate),
 /// then the vertical extrema.
-fn rect<T: Pixel, E: Extremum>(
-    src: &[T],
-    w: usize,
-    h: usize,
-    c: usize,
-    k: usize,
-    pad: Pad<T>,
-) -> Vec<T> {
+fn rect<T: Pixel, E: Extremum>(src: Plane<'_, T>, k: usize, pad: Pad<T>) -> Vec<T> {
     // Output rows per chunk: re-filtering the 2r halo rows costs at most a third extra.
-    rect_chunked::<T, E>(src, w, h, c, k, pad, (4 * k).max(64))
+    rect_chunked::<T, E>(src, k, pad, (4 * k).max(64))
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "rect with the chunk size exposed to tests"
-)]
+/// [`rect`] with the chunk size exposed to tests.
 fn rect_chunked<T: Pixel, E: Extremum>(
-    src: &[T],
-    w: usize,
-    h: usize,
-    c: usize,
+    src: Plane<'_, T>,
     k: usize,
     pad: Pad<T>,
     chunk: usize,
 ) -> Vec<T> {
-    let row_len = w * c;
-    let mut out = crate::recycle::output_vec::<T>(src.len());
+    let row_len = src.width * src.channels;
+    let mut out = crate::recycle::output_vec::<T>(src.data.len());
     let isa = Isa::active();
     for_each_band(&mut out, row_len, |y0, band| {
         let job = RectBand::<T, E> {
             src,
-            w,
-            h,
-            c,
             k,
             pad,
             chunk,
@@ -420,10 +415,7 @@ fn rect_chunked<T: Pixel, E: Extremum>(
 
 /// One band of [`rect_chunked`]: output rows `y0..` into `band`, compiled per ISA.
 struct RectBand<'a, T, E> {
-    src: &'a [T],
-    w: usize,
-    h: usize,
-    c: usize,
+    src: Plane<'a, T>,
     k: usize,
     pad: Pad<T>,
     chunk: usize,
@@ -442,9 +434,6 @@ impl<T: Pixel, E: Extremum> simd::PlainKernel for RectBand<'_, T, E> {
         }
         let RectBand {
             src,
-            w,
-            h,
-            c,
             k,
             pad,
             chunk,
@@ -452,6 +441,12 @@ impl<T: Pixel, E: Extremum> simd::PlainKernel for RectBand<'_, T, E> {
             band,
             ..
         } = self;
+        let Plane {
+            data: src,
+            width: w,
+            height: h,
+            channels: c,
+        } = src;
         let r = k / 2;
         let row_len = w * c;
         let padded_len = (w + 2 * r) * c;
@@ -493,15 +488,18 @@ impl<T: Pixel, E: Extremum> RectBand<'_, T, E> {
     fn small(self) {
         let RectBand {
             src,
-            w,
-            h,
-            c,
             k,
             pad,
             y0,
             band,
             ..
         } = self;
+        let Plane {
+            data: src,
+            width: w,
+            height: h,
+            channels: c,
+        } = src;
         let r = k / 2;
         let row_len = w * c;
         // Rows outside the image under a constant border read this row.
@@ -574,16 +572,10 @@ fn running_column<T: Pixel, E: Extremum>(
 /// Erosion/dilation with any element of one run per row: for every element row, the extremum
 /// of its run over the matching padded source row, read from that row's sparse table
 /// (`level[p][x]` = extremum of pixels `x .. x + 2^p`), kept in a ring of `k` rows.
-fn general<T: Pixel, E: Extremum>(
-    src: &[T],
-    w: usize,
-    h: usize,
-    c: usize,
-    el: &Element,
-    pad: Pad<T>,
-) -> Vec<T> {
+fn general<T: Pixel, E: Extremum>(src: Plane<'_, T>, el: &Element, pad: Pad<T>) -> Vec<T> {
+    let c = src.channels;
     let k = el.size;
-    let row_len = w * c;
+    let row_len = src.width * c;
     let longest = el.runs.iter().map(|&(a, b)| b - a).max().unwrap_or(1);
     let levels = longest.ilog2() as usize + 1;
     // Per element row: (level, first offset, second offset), in elements; empty rows skipped.
@@ -597,14 +589,11 @@ fn general<T: Pixel, E: Extremum>(
             (i, p, a * c, (b - (1 << p)) * c)
         })
         .collect();
-    let mut out = crate::recycle::output_vec::<T>(src.len());
+    let mut out = crate::recycle::output_vec::<T>(src.data.len());
     let isa = Isa::active();
     for_each_band(&mut out, row_len, |y0, band| {
         let job = GeneralBand::<T, E> {
             src,
-            w,
-            h,
-            c,
             k,
             levels,
             pad,
@@ -620,10 +609,7 @@ fn general<T: Pixel, E: Extremum>(
 
 /// One band of [`general`]: output rows `y0..` into `band`, compiled per ISA.
 struct GeneralBand<'a, T, E> {
-    src: &'a [T],
-    w: usize,
-    h: usize,
-    c: usize,
+    src: Plane<'a, T>,
     k: usize,
     levels: usize,
     pad: Pad<T>,
@@ -641,9 +627,6 @@ impl<T: Pixel, E: Extremum> simd::PlainKernel for GeneralBand<'_, T, E> {
     fn run(self) {
         let GeneralBand {
             src,
-            w,
-            h,
-            c,
             k,
             levels,
             pad,
@@ -652,6 +635,12 @@ impl<T: Pixel, E: Extremum> simd::PlainKernel for GeneralBand<'_, T, E> {
             band,
             ..
         } = self;
+        let Plane {
+            data: src,
+            width: w,
+            height: h,
+            channels: c,
+        } = src;
         let r = k / 2;
         let row_len = w * c;
         let padded_len = (w + 2 * r) * c;
@@ -1032,10 +1021,11 @@ mod tests {
             if shape == MorphShape::Rect {
                 // Several chunks per band, whatever the machine's thread count.
                 let src: Vec<u8> = vals.iter().map(|&x| x as u8).collect();
+                let plane = Plane { data: &src[..], width: w, height: h, channels: 1 };
                 let chunked = if erode_op {
-                    rect_chunked::<u8, Min>(&src, w, h, 1, k, Pad::new::<Min>(border), chunk)
+                    rect_chunked::<u8, Min>(plane, k, Pad::new::<Min>(border), chunk)
                 } else {
-                    rect_chunked::<u8, Max>(&src, w, h, 1, k, Pad::new::<Max>(border), chunk)
+                    rect_chunked::<u8, Max>(plane, k, Pad::new::<Max>(border), chunk)
                 };
                 let chunked: Vec<f64> = chunked.iter().map(|&x| f64::from(x)).collect();
                 prop_assert_eq!(chunked, want);
