@@ -383,8 +383,7 @@ impl<'b> Engine<'b> {
             }
             let last = segment.len() - 1;
             ex.synchronize().into_result().map_err(|e| (last, e))?;
-            let spare = take_spare(&mut spares, &cur_desc);
-            let out = download_into(ex, cur, cur_desc, spare).map_err(|e| (last, e))?;
+            let out = download_into(ex, cur, cur_desc, &mut spares).map_err(|e| (last, e))?;
             transfers.downloads += 1;
             Ok((out, reports))
         })();
@@ -416,25 +415,16 @@ pub(crate) fn download(
     h: BufferHandle,
     desc: TensorDesc,
 ) -> Result<Image, PluginError> {
-    download_into(ex, h, desc, None)
+    download_into(ex, h, desc, &mut Vec::new())
 }
 
-/// The spare storage that fits an image of `desc` exactly, if one was given back.
-fn take_spare(spares: &mut Vec<PixelData>, desc: &TensorDesc) -> Option<PixelData> {
-    let (dtype, bytes) = (desc.dtype()?, desc.required_bytes()?);
-    let i = spares
-        .iter()
-        .position(|d| d.dtype() == dtype && d.len() * dtype.size_bytes() == bytes)?;
-    Some(spares.swap_remove(i))
-}
-
-/// Downloads into `spare` when it fits (the download overwrites every element), else into
-/// fresh zeroed storage.
+/// Downloads into one of `spares` of exactly the output's type and length, taken out of the
+/// list (the download overwrites every element), else into fresh zeroed storage.
 fn download_into(
     ex: &mut ExecutorBox,
     h: BufferHandle,
     desc: TensorDesc,
-    spare: Option<PixelData>,
+    spares: &mut Vec<PixelData>,
 ) -> Result<Image, PluginError> {
     let dtype = desc
         .dtype()
@@ -442,9 +432,12 @@ fn download_into(
     let bytes = desc.required_bytes().unwrap_or(0);
     let len = bytes / dtype.size_bytes();
     // Straight into typed storage: no byte buffer to convert afterwards.
-    let mut data = match spare {
-        Some(d) if d.dtype() == dtype && d.len() == len => d,
-        _ => {
+    let fits = spares
+        .iter()
+        .position(|d| d.dtype() == dtype && d.len() == len);
+    let mut data = match fits {
+        Some(i) => spares.swap_remove(i),
+        None => {
             let mut d = PixelData::zeros(dtype, len);
             yam_plugin_api::memory::huge_pages(d.as_ne_bytes_mut());
             d
