@@ -7,6 +7,14 @@ use crate::{
     DType, PluginError,
 };
 
+/// [`gaussian_kernel`] cast to f32, as OpenCV filters f32 images with it.
+pub fn gaussian_kernel_f32(n: usize, sigma: f64) -> Vec<f32> {
+    gaussian_kernel(n, sigma)
+        .into_iter()
+        .map(|t| t as f32)
+        .collect()
+}
+
 /// OpenCV `getGaussianKernel` (the bit-exact double version): `n` odd taps summing to 1.
 /// `sigma <= 0` uses OpenCV's fixed tables for n = 1, 3, 5, 7, 9, else
 /// `sigma = 0.15·n + 0.35` (= `0.3·((n-1)/2 - 1) + 0.8`, computed with a fused multiply-add

@@ -115,7 +115,9 @@ pub const SEPARABLE: &[SepTypes] = &[
     sep("u8", "u32", "u32", "u8"),
     sep("u16", "u32", "u64", "u16"),
     sep("u16", "u32", "u32", "u16"),
-    // Gaussian, box and Sobel on f32.
+    // Gaussian on f32 (f32 sums, as the CPU backend's).
+    sep("f32", "f32", "f32", "f32"),
+    // Box and Sobel on f32.
     sep("f32", "f64", "f64", "f32"),
     // Sobel u8 -> i16 / f32, u16 -> f32.
     sep("u8", "i32", "i32", "i16"),

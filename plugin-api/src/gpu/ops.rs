@@ -112,7 +112,7 @@ macro_rules! bytes_impl {
         }
     )*};
 }
-bytes_impl!(u8, u16, u32, u64, i32, f64);
+bytes_impl!(u8, u16, u32, u64, i32, f32, f64);
 
 /// A device buffer holding `values`.
 fn upload_values<D: Device, T: Bytes>(gpu: &mut D, values: &[T]) -> Result<D::Buffer, PluginError> {
@@ -316,9 +316,11 @@ fn gaussian<D: Device>(
             separable(gpu, src, dst, (&kx, nx), (&ky, ny), p.border, plan)
         }
         DType::F32 => {
-            let kx = upload_values(gpu, &f32_taps(exact::gaussian_kernel(nx, sx)))?;
-            let ky = upload_values(gpu, &f32_taps(exact::gaussian_kernel(ny, sy)))?;
-            let plan = SepPlan::new(types("f32", "f64", "f64", "f32"), Finish::Cast);
+            // f32 sums, unfused (NVRTC --fmad=false, hiprtc -ffp-contract=off), in the CPU
+            // backend's order: the results are the CPU's bit for bit.
+            let kx = upload_values(gpu, &exact::gaussian_kernel_f32(nx, sx))?;
+            let ky = upload_values(gpu, &exact::gaussian_kernel_f32(ny, sy))?;
+            let plan = SepPlan::new(types("f32", "f32", "f32", "f32"), Finish::Cast);
             separable(gpu, src, dst, (&kx, nx), (&ky, ny), p.border, plan)
         }
         other => Err(PluginError::invalid(format!(

@@ -299,18 +299,12 @@ fn gaussian(
             separable(gpu, src, dst, (&kx, nx), (&ky, ny), 4, p.border, plan)
         }
         DType::F32 => {
-            let f32_taps = |n, s| -> Vec<f64> {
-                taps::gaussian_kernel(n, s)
-                    .into_iter()
-                    .map(|t| f64::from(t as f32))
-                    .collect()
-            };
-            let kx = real_taps(gpu, &f32_taps(nx, sx), "taps")?;
-            let ky = real_taps(gpu, &f32_taps(ny, sy), "taps")?;
-            let r = real(gpu);
-            let size = if gpu.found.fp64 { 8 } else { 4 };
-            let plan = SepPlan::new(r, r, "float", Finish::Cast);
-            separable(gpu, src, dst, (&kx, nx), (&ky, ny), size, p.border, plan)
+            // float sums in the CPU backend's order, unfused (FP_CONTRACT OFF): the results
+            // are the CPU's bit for bit, with or without fp64.
+            let kx = upload_values(gpu, &taps::gaussian_kernel_f32(nx, sx), "taps")?;
+            let ky = upload_values(gpu, &taps::gaussian_kernel_f32(ny, sy), "taps")?;
+            let plan = SepPlan::new("float", "float", "float", Finish::Cast);
+            separable(gpu, src, dst, (&kx, nx), (&ky, ny), 4, p.border, plan)
         }
         other => Err(PluginError::invalid(format!(
             "gaussian_blur: dtype {other} is not supported (u8, u16 or f32)"

@@ -3,6 +3,6 @@
 //! `yam_plugin_api::exact`, shared with the CUDA backend; tests compare it with `yam_cpu`'s.
 
 pub use yam_plugin_api::exact::{
-    deriv_kernel, element_runs, gaussian_kernel, gaussian_kernel_fixed, gaussian_sizes,
-    otsu_threshold, u8_div_constants, Axis,
+    deriv_kernel, element_runs, gaussian_kernel, gaussian_kernel_f32, gaussian_kernel_fixed,
+    gaussian_sizes, otsu_threshold, u8_div_constants, Axis,
 };
