@@ -41,6 +41,11 @@ impl Simd for Avx2 {
         unsafe { _mm256_loadu_si256(src.as_ptr().cast()) }
     }
     #[inline(always)]
+    unsafe fn load_unchecked(self, src: *const u8) -> __m256i {
+        // SAFETY: the caller guarantees BYTES readable bytes at `src`.
+        unsafe { _mm256_loadu_si256(src.cast()) }
+    }
+    #[inline(always)]
     fn store(self, dst: &mut [u8], v: __m256i) {
         assert!(dst.len() >= 32);
         unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) }
@@ -76,6 +81,19 @@ impl Simd for Avx2 {
     #[inline(always)]
     fn eq_u8(self, a: __m256i, b: __m256i) -> __m256i {
         unsafe { _mm256_cmpeq_epi8(a, b) }
+    }
+    #[inline(always)]
+    fn or(self, a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_or_si256(a, b) }
+    }
+    #[inline(always)]
+    fn add_u8(self, a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_add_epi8(a, b) }
+    }
+    #[inline(always)]
+    fn count_ge_u8(self, count: __m256i, v: __m256i, t: __m256i, _one: __m256i) -> __m256i {
+        // max(v, t) == v is all ones (-1) exactly where v >= t.
+        unsafe { _mm256_sub_epi8(count, _mm256_cmpeq_epi8(_mm256_max_epu8(v, t), v)) }
     }
     #[inline(always)]
     fn min_u16(self, a: __m256i, b: __m256i) -> __m256i {

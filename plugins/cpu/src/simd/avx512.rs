@@ -42,6 +42,11 @@ impl Simd for Avx512 {
         unsafe { _mm512_loadu_si512(src.as_ptr().cast()) }
     }
     #[inline(always)]
+    unsafe fn load_unchecked(self, src: *const u8) -> __m512i {
+        // SAFETY: the caller guarantees BYTES readable bytes at `src`.
+        unsafe { _mm512_loadu_si512(src.cast()) }
+    }
+    #[inline(always)]
     fn store(self, dst: &mut [u8], v: __m512i) {
         assert!(dst.len() >= 64);
         unsafe { _mm512_storeu_si512(dst.as_mut_ptr().cast(), v) }
@@ -77,6 +82,20 @@ impl Simd for Avx512 {
     #[inline(always)]
     fn eq_u8(self, a: __m512i, b: __m512i) -> __m512i {
         unsafe { _mm512_movm_epi8(_mm512_cmpeq_epi8_mask(a, b)) }
+    }
+    #[inline(always)]
+    fn or(self, a: __m512i, b: __m512i) -> __m512i {
+        unsafe { _mm512_or_si512(a, b) }
+    }
+    #[inline(always)]
+    fn add_u8(self, a: __m512i, b: __m512i) -> __m512i {
+        unsafe { _mm512_add_epi8(a, b) }
+    }
+    #[inline(always)]
+    fn count_ge_u8(self, count: __m512i, v: __m512i, t: __m512i, one: __m512i) -> __m512i {
+        // A compare into a mask and a masked add: two instructions per value (three when
+        // LLVM knows `one` is 1: it then subtracts the mask widened to a vector).
+        unsafe { _mm512_mask_add_epi8(count, _mm512_cmpge_epu8_mask(v, t), count, one) }
     }
     #[inline(always)]
     fn min_u16(self, a: __m512i, b: __m512i) -> __m512i {

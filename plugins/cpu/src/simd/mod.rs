@@ -26,6 +26,7 @@ mod avx512;
 mod sse41;
 
 pub(crate) mod median;
+pub(crate) mod median_bits;
 pub(crate) mod separable;
 pub(crate) mod threshold;
 
@@ -38,6 +39,12 @@ pub(crate) trait Simd: Copy {
 
     /// Loads the first [`Self::BYTES`] bytes of `src` (panics if it is shorter).
     fn load(self, src: &[u8]) -> Self::V;
+    /// Loads [`Self::BYTES`] bytes from `src` without a bounds check, for hot loops whose
+    /// bounds are checked once outside.
+    ///
+    /// # Safety
+    /// `src..src + BYTES` must be readable.
+    unsafe fn load_unchecked(self, src: *const u8) -> Self::V;
     /// Stores `v` into the first [`Self::BYTES`] bytes of `dst` (panics if it is shorter).
     fn store(self, dst: &mut [u8], v: Self::V);
     fn splat_u8(self, x: u8) -> Self::V;
@@ -51,6 +58,13 @@ pub(crate) trait Simd: Copy {
     fn subs_u8(self, a: Self::V, b: Self::V) -> Self::V;
     /// All ones where equal.
     fn eq_u8(self, a: Self::V, b: Self::V) -> Self::V;
+    fn or(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Wrapping.
+    fn add_u8(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `count + 1` where `v >= t`, else `count` (wrapping u8 lanes): one step of counting
+    /// the values at or above a threshold. `one` must be `splat_u8(1)`, hidden from the
+    /// optimiser (`std::hint::black_box`) so that AVX-512 keeps its masked add.
+    fn count_ge_u8(self, count: Self::V, v: Self::V, t: Self::V, one: Self::V) -> Self::V;
     fn min_u16(self, a: Self::V, b: Self::V) -> Self::V;
     fn max_u16(self, a: Self::V, b: Self::V) -> Self::V;
     fn subs_u16(self, a: Self::V, b: Self::V) -> Self::V;
@@ -252,6 +266,19 @@ pub(crate) fn vectorised<P: PlainKernel>(isa: Isa, k: P) -> P::Output {
         Ok(out) => out,
         Err(AsKernel(k)) => k.run(),
     }
+}
+
+/// Bytes per vector of the code [`dispatch`] runs at `isa` (0 for the scalar path).
+pub(crate) fn vector_bytes(isa: Isa) -> usize {
+    struct Width;
+    impl Kernel for Width {
+        type Output = usize;
+        #[inline(always)]
+        fn run<S: Simd>(self, _: S) -> usize {
+            S::BYTES
+        }
+    }
+    dispatch(isa, Width).unwrap_or(0)
 }
 
 /// Runs `k` compiled for `isa` (lowered to what the CPU has), or hands it back for the

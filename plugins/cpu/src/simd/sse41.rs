@@ -41,6 +41,11 @@ impl Simd for Sse41 {
         unsafe { _mm_loadu_si128(src.as_ptr().cast()) }
     }
     #[inline(always)]
+    unsafe fn load_unchecked(self, src: *const u8) -> __m128i {
+        // SAFETY: the caller guarantees BYTES readable bytes at `src`.
+        unsafe { _mm_loadu_si128(src.cast()) }
+    }
+    #[inline(always)]
     fn store(self, dst: &mut [u8], v: __m128i) {
         assert!(dst.len() >= 16);
         unsafe { _mm_storeu_si128(dst.as_mut_ptr().cast(), v) }
@@ -76,6 +81,19 @@ impl Simd for Sse41 {
     #[inline(always)]
     fn eq_u8(self, a: __m128i, b: __m128i) -> __m128i {
         unsafe { _mm_cmpeq_epi8(a, b) }
+    }
+    #[inline(always)]
+    fn or(self, a: __m128i, b: __m128i) -> __m128i {
+        unsafe { _mm_or_si128(a, b) }
+    }
+    #[inline(always)]
+    fn add_u8(self, a: __m128i, b: __m128i) -> __m128i {
+        unsafe { _mm_add_epi8(a, b) }
+    }
+    #[inline(always)]
+    fn count_ge_u8(self, count: __m128i, v: __m128i, t: __m128i, _one: __m128i) -> __m128i {
+        // max(v, t) == v is all ones (-1) exactly where v >= t.
+        unsafe { _mm_sub_epi8(count, _mm_cmpeq_epi8(_mm_max_epu8(v, t), v)) }
     }
     #[inline(always)]
     fn min_u16(self, a: __m128i, b: __m128i) -> __m128i {
