@@ -10,6 +10,8 @@ pub mod ops;
 pub mod pixel;
 pub mod recycle;
 mod simd;
+#[cfg(test)]
+mod test_rng;
 
 pub use backend::{CpuBackend, CpuPlugin};
 pub use executor::CpuExecutor;

@@ -632,13 +632,8 @@ mod tests {
     fn every_isa_level_equals_naive_u8() {
         // Widths around the vector sizes (a u8 vector is 16 or 32 pixels, the row pass
         // covers half that), every border, one size from sigma, unequal axes.
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as u8
-        };
+        let mut lcg = crate::test_rng::lcg(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || lcg() as u8;
         let sizes = [
             (1, 3, 1),
             (7, 5, 3),

@@ -361,12 +361,9 @@ mod tests {
     fn every_isa_level_equals_naive_u8() {
         // Widths around the vector sizes, every border, normalised and not, up to the
         // largest window the u16 sums take (15) and one beyond it (17, scalar engine).
-        let mut seed = 0xda94_2042_e4dd_58b5u64;
+        let mut lcg = crate::test_rng::lcg(0xda94_2042_e4dd_58b5);
         let mut next = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let v = (seed >> 33) as u8;
+            let v = lcg() as u8;
             // Many 255s, so the largest sums occur.
             if v % 2 == 0 {
                 255

@@ -546,11 +546,7 @@ mod tests {
             kind in 0..3u8,
         ) {
             // A small LCG keeps the three dtypes on the same pixel pattern.
-            let mut state = seed | 1;
-            let mut next = move || {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (state >> 33) as u32
-            };
+            let mut next = crate::test_rng::lcg(seed | 1);
             let n = w * h * cn;
             let data = match kind {
                 0 => PixelData::U8((0..n).map(|_| next() as u8).collect()),

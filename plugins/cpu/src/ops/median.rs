@@ -639,13 +639,7 @@ mod tests {
         // rows take the histogram), every window side the bit median takes, and values that
         // test its counting: the full range, ties in a narrow range, the extremes 0 and 255
         // only (every count at its limit), and one constant.
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as u32
-        };
+        let mut next = crate::test_rng::lcg(0x9e37_79b9_7f4a_7c15);
         for (w, h, c) in [
             (15, 9, 1),
             (16, 17, 1),
@@ -720,13 +714,7 @@ mod tests {
     fn every_isa_level_equals_naive() {
         // Widths around the vector sizes (16 and 32 u8 lanes, 8 and 16 u16 lanes), so the
         // last vector overlaps, and rows narrower than a vector take the scalar row.
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as u32
-        };
+        let mut next = crate::test_rng::lcg(0x2545_f491_4f6c_dd1d);
         for (w, h) in [
             (1, 3),
             (7, 5),

@@ -377,13 +377,8 @@ mod tests {
             seed in any::<u64>(),
         ) {
             // Clustered values, so the maximum is well separated from rounding noise.
-            let mut s = seed;
-            let mut next = || {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (s >> 33) as usize
-            };
+            let mut lcg = crate::test_rng::lcg(seed);
+            let mut next = || lcg() as usize;
             let vals: Vec<usize> = (0..n)
                 .map(|i| {
                     let c = centres[i % centres.len()];
