@@ -20,15 +20,15 @@ pub(crate) struct MedianBits<'a> {
 }
 
 impl Kernel for MedianBits<'_> {
-    /// False when the row is narrower than one vector or `k` is out of range (the caller
-    /// then uses its scalar path).
+    /// False when the row is narrower than one vector or `k` is not an odd 7 … 15 (the
+    /// caller then uses its scalar path).
     type Output = bool;
 
     #[inline(always)]
     fn run<S: Simd>(self, s: S) -> bool {
         let MedianBits { k, rows, c, out } = self;
         let (n, len) = (S::BYTES, out.len());
-        if len < n || k > MAX_K || k % 2 == 0 {
+        if len < n || !matches!(k, 7 | 9 | 11 | 13 | 15) {
             return false;
         }
         // The median is the largest m with at least need = (k² + 1) / 2 values >= m.
@@ -54,8 +54,7 @@ impl Kernel for MedianBits<'_> {
                         9 => count_ge::<S, 9>(s, &window, c, candidate, one),
                         11 => count_ge::<S, 11>(s, &window, c, candidate, one),
                         13 => count_ge::<S, 13>(s, &window, c, candidate, one),
-                        15 => count_ge::<S, 15>(s, &window, c, candidate, one),
-                        _ => count_ge::<S, 0>(s, &window[..k], c, candidate, one),
+                        _ => count_ge::<S, 15>(s, &window, c, candidate, one),
                     }
                 };
                 let count = s.add_u8(even, odd);
@@ -70,11 +69,11 @@ impl Kernel for MedianBits<'_> {
 }
 
 /// Counts, per lane, the values of the window at or above `t`, in two halves (two independent
-/// add chains) whose sum is the count. `K` is the window side when known at compile time
-/// (the loops are then unrolled), else 0 and the side is `window.len()`.
+/// add chains) whose sum is the count. `K`, the window side, is a constant so that the loops
+/// unroll.
 ///
 /// # Safety
-/// Every `window` row must have `BYTES + (side - 1)·c` readable bytes.
+/// The first `K` `window` rows must each have `BYTES + (K - 1)·c` readable bytes.
 #[inline(always)]
 unsafe fn count_ge<S: Simd, const K: usize>(
     s: S,
@@ -83,14 +82,13 @@ unsafe fn count_ge<S: Simd, const K: usize>(
     t: S::V,
     one: S::V,
 ) -> (S::V, S::V) {
-    let side = if K == 0 { window.len() } else { K };
     let zero = s.splat_u8(0);
     let (mut even, mut odd) = (zero, zero);
-    for &row in &window[..side] {
-        // SAFETY: offsets up to (side - 1)·c, as the caller guarantees.
+    for &row in &window[..K] {
+        // SAFETY: offsets up to (K - 1)·c, as the caller guarantees.
         let at = |i: usize| unsafe { s.load_unchecked(row.add(i * c)) };
         let mut i = 0;
-        while i + 1 < side {
+        while i + 1 < K {
             even = s.count_ge_u8(even, at(i), t, one);
             odd = s.count_ge_u8(odd, at(i + 1), t, one);
             i += 2;
