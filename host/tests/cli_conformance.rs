@@ -139,8 +139,8 @@ fn install_mutant(name: &str) -> Installed {
 
 /// Installs the CPU backend plugin with its shipped manifest.
 fn install_cpu_plugin() -> Installed {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/cpu/cpu-plugin.json");
-    install("yam-cpu", &Manifest::load(&path).unwrap())
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/cpu-plugin/cpu-plugin.json");
+    install("yam-cpu-plugin", &Manifest::load(&path).unwrap())
 }
 
 impl Installed {

@@ -102,8 +102,8 @@ impl World {
     fn install_cpu_plugin(&self) {
         self.install_into(
             &self.plugins(),
-            &built_library("yam-cpu"),
-            "libyam_cpu.so",
+            &built_library("yam-cpu-plugin"),
+            "libyam_cpu_plugin.so",
             &cpu_plugin_manifest(),
         );
     }
@@ -209,9 +209,9 @@ fn manifest(name: &str, library: &str, kernels: &[&str]) -> Manifest {
     }
 }
 
-/// `plugins/cpu/cpu-plugin.json`, as shipped.
+/// `plugins/cpu-plugin/cpu-plugin.json`, as shipped.
 fn cpu_plugin_manifest() -> Manifest {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/cpu/cpu-plugin.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/cpu-plugin/cpu-plugin.json");
     Manifest::load(&path).unwrap()
 }
 
@@ -390,7 +390,11 @@ fn cpu_plugin_is_ready_and_info_lists_its_kernels_and_device() {
     let out = w.yam(&["plugins", "info", "cpu-plugin"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("status:   ready"), "{}", out.stdout);
-    assert!(out.stdout.contains("libyam_cpu.so"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("libyam_cpu_plugin.so"),
+        "{}",
+        out.stdout
+    );
     for k in &kernels {
         assert!(
             out.stdout
@@ -571,7 +575,7 @@ fn scan_force_rescans_unchanged_plugins() {
 fn world_writable_plugin_file_or_folder_is_rejected() {
     let w = World::new();
     w.install_cpu_plugin();
-    let lib = w.plugins().join("libyam_cpu.so");
+    let lib = w.plugins().join("libyam_cpu_plugin.so");
 
     set_mode(&lib, 0o777);
     let list = w.list(&[]);
@@ -600,14 +604,14 @@ fn world_writable_plugin_file_or_folder_is_rejected() {
 fn allowlist_admits_only_listed_digests() {
     let w = World::new();
     w.install_cpu_plugin();
-    let digest = sha256_file(&w.plugins().join("libyam_cpu.so")).unwrap();
+    let digest = sha256_file(&w.plugins().join("libyam_cpu_plugin.so")).unwrap();
     let allow = w.home.path().join("allowlist");
     let allow_env = allow.to_str().unwrap();
     let env = [("YAM_PLUGIN_ALLOWLIST", allow_env)];
 
     std::fs::write(
         &allow,
-        format!("# vetted plugins\n{digest}  libyam_cpu.so\n"),
+        format!("# vetted plugins\n{digest}  libyam_cpu_plugin.so\n"),
     )
     .unwrap();
     expect(&w.list(&env), "cpu-plugin", "ready", &[]);
@@ -632,7 +636,11 @@ fn disable_and_select_filters_apply_to_plugin_names() {
     let out = w.yam(&["plugins", "list", "--json"], &env);
     assert_eq!(out.code, 0, "{}", out.stderr);
     // A disabled plugin's code never runs, not even to scan it.
-    assert!(!out.stderr.contains("libyam_cpu.so"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("libyam_cpu_plugin.so"),
+        "{}",
+        out.stderr
+    );
     let list: Value = serde_json::from_str(&out.stdout).unwrap();
     let list = list["plugins"].as_array().unwrap();
     expect(

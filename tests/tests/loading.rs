@@ -175,7 +175,7 @@ fn plugin_without_a_device_scans_with_its_reason() {
 
 #[test]
 fn cpu_plugin_scans_as_the_cpu_backend_under_its_own_name() {
-    let facts = scanned(&built_library("yam-cpu"));
+    let facts = scanned(&built_library("yam-cpu-plugin"));
     assert_eq!(facts.name, "cpu-plugin");
     assert_eq!(facts.kind, "cpu");
     assert_eq!(facts.api_version, API_VERSION);

@@ -15,7 +15,7 @@ pub const LONG_ABOUT: &str = "\
 Run the conformance suite on a backend plugin: a definitive, reproducible verdict on whether it \
 is fit to ship.
 
-  yam conformance target/release/libyam_cpu.so
+  yam conformance target/release/libyam_cpu_plugin.so
   yam conformance cuda --json report.json --junit junit.xml
   yam conformance ./libmy_backend.so --filter 'gaussian*' --seed 42
 

@@ -170,7 +170,7 @@ mod tests {
     }
 
     const GOOD: &str = r#"{"manifest_version":1,"name":"cpu-plugin","version":"0.1.0",
-        "library":"libyam_cpu.so","api_version":"0.1.0","backend":"cpu","vendor":"yam",
+        "library":"libyam_cpu_plugin.so","api_version":"0.1.0","backend":"cpu","vendor":"yam",
         "kernels":[{"id":"threshold","dtypes":["u8"],"channels":[1]}]}"#;
 
     #[test]
@@ -181,7 +181,7 @@ mod tests {
         assert_eq!(m.kernels[0].schema_version, 1);
         assert_eq!(
             m.library_path(&p),
-            p.parent().unwrap().join("libyam_cpu.so")
+            p.parent().unwrap().join("libyam_cpu_plugin.so")
         );
     }
 
@@ -197,7 +197,7 @@ mod tests {
                 "version \"one\"",
             ),
             (
-                GOOD.replace("libyam_cpu.so", "../evil.so"),
+                GOOD.replace("libyam_cpu_plugin.so", "../evil.so"),
                 "library \"../evil.so\"",
             ),
             (

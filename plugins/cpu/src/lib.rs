@@ -1,7 +1,8 @@
 //! yam's reference CPU backend: every kernel to OpenCV's semantics.
 //!
-//! Linked into the `yam` host as its built-in backend, and also built as a cdylib plugin so the
-//! loader and the conformance suite exercise it like any other backend.
+//! Linked into the `yam` host as its built-in backend. The same backend as a loadable plugin is
+//! the `yam-cpu-plugin` crate: this library exports no root module, so that the host and the
+//! conformance test doubles, which link it, can each export their own.
 
 mod backend;
 mod executor;
@@ -13,7 +14,5 @@ mod simd;
 #[cfg(test)]
 mod test_rng;
 
-pub use backend::{CpuBackend, CpuPlugin};
+pub use backend::CpuBackend;
 pub use executor::CpuExecutor;
-
-yam_plugin_api::export_plugin!(CpuPlugin);
