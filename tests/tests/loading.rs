@@ -196,7 +196,7 @@ fn cpu_plugin_scans_as_the_cpu_backend_under_its_own_name() {
 fn each_library_loaded_in_one_process_is_its_own_plugin() {
     // abi_stable's `RootModule::load_from_file` would hand back the first library for the
     // second; the host's loader must not.
-    let names: Vec<String> = ["yam-cpu", "fixture-failing", "fixture-unavailable"]
+    let names: Vec<String> = ["yam-cpu-plugin", "fixture-failing", "fixture-unavailable"]
         .into_iter()
         .map(|c| load(c).name().to_string())
         .collect();
