@@ -67,6 +67,56 @@ impl RowPadder {
         }
     }
 
+    /// Elements `start..start + len` of padded row `source` (indices into the padded row, as
+    /// [`Self::pad_source`] writes it): borrowed straight from `data` when they all lie inside
+    /// the source row, else assembled in `buf` (at least `len` long). Prefetches the same
+    /// elements of the next source row, which a strip of a row ring reads next.
+    pub fn segment<'a, T: Copy>(
+        &self,
+        data: &'a [T],
+        source: Option<usize>,
+        constant: T,
+        (start, len): (usize, usize),
+        buf: &'a mut [T],
+    ) -> &'a [T] {
+        let c = self.channels;
+        let row_len = self.width * c;
+        let Some(y) = source else {
+            buf[..len].fill(constant);
+            return &buf[..len];
+        };
+        let row = &data[y * row_len..(y + 1) * row_len];
+        let first = self.before * c;
+        // The segment's elements that come from the source row as they are (maybe none).
+        let (mut inner_start, mut inner_end) =
+            (start.max(first), (start + len).min(first + row_len));
+        if inner_start >= inner_end {
+            (inner_start, inner_end) = (start, start);
+        }
+        if let Some(next) = data.get((y + 1) * row_len..(y + 2) * row_len) {
+            prefetch(
+                next.get(inner_start.saturating_sub(first)..inner_end.saturating_sub(first))
+                    .unwrap_or(&[]),
+            );
+        }
+        if inner_start == start && inner_end == start + len {
+            return &row[start - first..][..len];
+        }
+        let out = &mut buf[..len];
+        if inner_start < inner_end {
+            out[inner_start - start..inner_end - start]
+                .copy_from_slice(&row[inner_start - first..inner_end - first]);
+        }
+        let outer = (start..inner_start).chain(inner_end..start + len);
+        for i in outer {
+            out[i - start] = match self.table[i / c] {
+                Some(j) => row[j * c + i % c],
+                None => constant,
+            };
+        }
+        out
+    }
+
     /// Writes `row` (`width * channels` elements) padded into `out` (`padded_len` elements);
     /// outside pixels that the table marks constant get `constant`.
     pub fn pad<T: Copy>(&self, row: &[T], constant: T, out: &mut [T]) {
@@ -142,6 +192,46 @@ mod tests {
         p.pad(&row, 0, &mut out);
         // padded pixels: map(-2)=0, map(-1)=1, 0, 1, map(2)=0
         assert_eq!(out, [1, 10, 2, 20, 1, 10, 2, 20, 1, 10]);
+    }
+
+    #[test]
+    fn segments_are_slices_of_the_padded_row() {
+        // Every segment of every padded row (constant rows included), against `pad`, for
+        // rows narrower and wider than the padding, 1 and 3 channels, every mode.
+        let modes = [
+            BorderMode::Reflect101,
+            BorderMode::Reflect,
+            BorderMode::Replicate,
+            BorderMode::Wrap,
+            BorderMode::Constant,
+        ];
+        for mode in modes {
+            for (width, c, before, after) in
+                [(8, 1, 3, 3), (2, 3, 4, 4), (5, 3, 1, 2), (1, 1, 2, 2)]
+            {
+                let data: Vec<u16> = (0..2 * width * c).map(|i| i as u16 + 1).collect();
+                let p = RowPadder::new(mode, width, c, before, after);
+                let len = p.padded_len();
+                for source in [Some(0), Some(1), None] {
+                    let mut whole = vec![0; len];
+                    match source {
+                        Some(y) => p.pad(&data[y * width * c..][..width * c], 99, &mut whole),
+                        None => whole.fill(99),
+                    }
+                    for start in 0..len {
+                        for n in 1..=len - start {
+                            let mut buf = vec![7; len];
+                            let seg = p.segment(&data, source, 99, (start, n), &mut buf);
+                            assert_eq!(
+                                seg,
+                                &whole[start..start + n],
+                                "{mode:?} {width}x{c} {source:?} {start}+{n}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
