@@ -5,11 +5,13 @@
 
 // Row pass, one block per row segment of blockDim.x pixels: the segment and its 2r halo
 // (border applied) are staged in shared memory once, then every thread reads its kn taps
-// from there. tmp[y][x][ch] = sum_i kx[i] * src(y, map(x + i - r)). Blocks step over rows by
+// from there. tmp[y][x][ch] = sum_i kx[i] * src(y, map(x + i - r)), from 0 in tap order; with
+// symm (symmetric taps, the f32 Gaussian) kx[r] * src(x) + sum_{i=1..r} kx[r + i] *
+// (src(x - i) + src(x + i)) in that order, as the CPU backend sums it. Blocks step over rows by
 // gridDim.y (at most 65535), so any height works.
 // Shared memory: (blockDim.x + kn - 1) * c * sizeof(T) bytes.
 KERNEL void sep_rows(const T* __restrict__ src, VIEW_ARGS(s), int w, int h, int c,
-                     const H* __restrict__ kx, int kn, int mode, T cval,
+                     const H* __restrict__ kx, int kn, int symm, int mode, T cval,
                      H* __restrict__ tmp) {
     DYNAMIC_SHARED(smem_raw);
     T* tile = (T*)smem_raw;
@@ -26,9 +28,16 @@ KERNEL void sep_rows(const T* __restrict__ src, VIEW_ARGS(s), int w, int h, int 
         __syncthreads();
         if (x < w) {
             for (int ch = 0; ch < c; ch++) {
-                H acc = 0;
-                for (int i = 0; i < kn; i++) {
-                    acc = acc + kx[i] * (H)tile[(threadIdx.x + i) * c + ch];
+                const T* at = tile + (threadIdx.x + r) * c + ch;
+                H acc;
+                if (symm) {
+                    acc = kx[r] * (H)at[0];
+                    for (int i = 1; i <= r; i++) {
+                        acc = acc + kx[r + i] * ((H)at[-i * c] + (H)at[i * c]);
+                    }
+                } else {
+                    acc = 0;
+                    for (int i = 0; i < kn; i++) acc = acc + kx[i] * (H)at[(i - r) * c];
                 }
                 tmp[((u64)y * w + x) * c + ch] = acc;
             }
@@ -50,28 +59,43 @@ KERNEL void sep_rows(const T* __restrict__ src, VIEW_ARGS(s), int w, int h, int 
 #define F_BOX_SAT 8
 #define F_SCALE 9
 
-// Column pass: acc = sum_j ky[j] * tmp(map(y + j - r), x), then the finishing conversion.
+// Column pass: acc = sum_j ky[j] * tmp(map(y + j - r), x) (with symm: in pairs, as the row
+// pass), then the finishing conversion.
 // Neighbouring threads read neighbouring columns, so the reads coalesce and the kn-fold
-// reuse of each row is served by L1/L2. Rows outside a constant border hold
-// sum_i kx[i] * cval (computed like the row pass). Integer modes use ia/ib (scale/delta or
-// divisor constants), real modes fa/fb; omin/omax are the saturation bounds of integer
-// outputs.
+// reuse of each row is served by L1/L2. Rows outside a constant border hold the row sum of a
+// row of cval, summed as the row pass sums. Integer modes use ia/ib (scale/delta or divisor
+// constants), real modes fa/fb; omin/omax are the saturation bounds of integer outputs.
 KERNEL void sep_cols(const H* __restrict__ tmp, int w, int h, int c,
                      const H* __restrict__ kx, int kxn, const V* __restrict__ ky, int kn,
-                     int mode, T cval, int finish, i64 ia, i64 ib, f64 fa, f64 fb, i64 omin,
-                     i64 omax, O* __restrict__ dst, VIEW_ARGS(d)) {
+                     int symm, int mode, T cval, int finish, i64 ia, i64 ib, f64 fa, f64 fb,
+                     i64 omin, i64 omax, O* __restrict__ dst, VIEW_ARGS(d)) {
     int x = GX, y = GY;
     if (x >= w || y >= h) return;
     int r = kn / 2;
-    H hconst = 0;
-    for (int i = 0; i < kxn; i++) hconst = hconst + kx[i] * (H)cval;
+    H hconst;
+    if (symm) {
+        int rx = kxn / 2;
+        hconst = kx[rx] * (H)cval;
+        for (int i = 1; i <= rx; i++) hconst = hconst + kx[rx + i] * ((H)cval + (H)cval);
+    } else {
+        hconst = 0;
+        for (int i = 0; i < kxn; i++) hconst = hconst + kx[i] * (H)cval;
+    }
     for (int ch = 0; ch < c; ch++) {
-        V acc = 0;
-        for (int j = 0; j < kn; j++) {
-            int sy = map_index(y + j - r, h, mode);
-            H hv = sy < 0 ? hconst : tmp[((u64)sy * w + x) * c + ch];
-            acc = acc + ky[j] * (V)hv;
+        // The row sum d rows below (above, when negative) this one.
+#define SEP_ROW(d) (map_index(y + (d), h, mode) < 0 ? hconst \
+                    : tmp[((u64)map_index(y + (d), h, mode) * w + x) * c + ch])
+        V acc;
+        if (symm) {
+            acc = ky[r] * (V)SEP_ROW(0);
+            for (int j = 1; j <= r; j++) {
+                acc = acc + ky[r + j] * ((V)SEP_ROW(-j) + (V)SEP_ROW(j));
+            }
+        } else {
+            acc = 0;
+            for (int j = 0; j < kn; j++) acc = acc + ky[j] * (V)SEP_ROW(j - r);
         }
+#undef SEP_ROW
         O out;
 #if O_FLOAT
         if (finish == F_SCALE_DELTA) out = (O)((f64)acc * fa + fb);

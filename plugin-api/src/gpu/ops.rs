@@ -161,6 +161,9 @@ enum Finish {
 #[derive(Debug, Clone, Copy)]
 struct SepPlan {
     types: SepTypes,
+    /// Symmetric taps summed in pairs, centre first (the f32 Gaussian's formula; see
+    /// `separable.cu`).
+    symmetric: bool,
     /// Bytes of one row sum (H).
     h_size: usize,
     finish: Finish,
@@ -177,6 +180,7 @@ impl SepPlan {
         let h_size = if types.h == "f64" { 8 } else { 4 };
         SepPlan {
             types,
+            symmetric: false,
             h_size,
             finish,
             ia: 0,
@@ -214,6 +218,7 @@ fn separable<D: Device>(
     let (h, w, c) = src.dims();
     let tmp = gpu.alloc(src.desc.element_count() * plan.h_size)?;
     let mode = Arg::I32(border_code(border.mode));
+    let symm = Arg::I32(i32::from(plan.symmetric));
     let cval = elem_arg(dtype, border.value);
     let [a0, a1, a2, a3] = src.args();
     let shared = (ROW_BLOCK as usize + kx.1 - 1) * c as usize * dtype.size_bytes();
@@ -243,6 +248,7 @@ fn separable<D: Device>(
             Arg::I32(c),
             Arg::Ptr(D::address(kx.0)),
             Arg::I32(kx.1 as i32),
+            symm,
             mode,
             cval,
             Arg::Ptr(D::address(&tmp)),
@@ -263,6 +269,7 @@ fn separable<D: Device>(
             Arg::I32(kx.1 as i32),
             Arg::Ptr(D::address(ky.0)),
             Arg::I32(ky.1 as i32),
+            symm,
             mode,
             cval,
             Arg::I32(plan.finish as i32),
@@ -316,11 +323,12 @@ fn gaussian<D: Device>(
             separable(gpu, src, dst, (&kx, nx), (&ky, ny), p.border, plan)
         }
         DType::F32 => {
-            // f32 sums, unfused (NVRTC --fmad=false, hiprtc -ffp-contract=off), in the CPU
-            // backend's order: the results are the CPU's bit for bit.
+            // f32 sums, unfused (NVRTC --fmad=false, hiprtc -ffp-contract=off), tap pairs
+            // first, in the CPU backend's order: the results are the CPU's bit for bit.
             let kx = upload_values(gpu, &exact::gaussian_kernel_f32(nx, sx))?;
             let ky = upload_values(gpu, &exact::gaussian_kernel_f32(ny, sy))?;
-            let plan = SepPlan::new(types("f32", "f32", "f32", "f32"), Finish::Cast);
+            let mut plan = SepPlan::new(types("f32", "f32", "f32", "f32"), Finish::Cast);
+            plan.symmetric = true;
             separable(gpu, src, dst, (&kx, nx), (&ky, ny), p.border, plan)
         }
         other => Err(PluginError::invalid(format!(

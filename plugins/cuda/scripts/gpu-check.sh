@@ -5,8 +5,9 @@
 #      channel count, border, strides and in-place use);
 #   3. the GPU example pipeline with `--backend cuda --strict` (milestone M2), its labels
 #      compared with the CPU backend's;
-#   4. the benchmark against CuPy and OpenCV (tests/bench/compare_gpu.py).
-# STEPS picks some of them (default "status conformance m2 bench"). Each step has its own time
+#   4. the f32 Gaussian compared with the CPU backend's byte for byte (`exact`);
+#   5. the benchmark against CuPy and OpenCV (tests/bench/compare_gpu.py).
+# STEPS picks some of them (default "status conformance m2 exact bench"). Each step has its own time
 # limit, so the script ends on its own and every result is written. Results go to $OUT (default
 # ./gpu-out) as a few files: summary.txt (the console), conformance.txt, conformance.json,
 # gpu-bench.md, and extras.tar.gz (JUnit XML, run reports, doctor). The NVRTC cache lives
@@ -14,7 +15,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
 OUT=${OUT:-gpu-out}
-STEPS=${STEPS:-status conformance m2 bench}
+STEPS=${STEPS:-status conformance m2 exact bench}
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
 export XDG_CACHE_HOME="$WORK/cache" RUST_BACKTRACE=1
@@ -68,6 +69,41 @@ if step m2; then
   else
     echo "m2: exit $?"; status=1
   fi
+fi
+
+if step exact; then
+  # The f32 Gaussian promises the CPU backend's values bit for bit (conformance allows 1e-5):
+  # gray and RGB f32 images (values up to ±1e38), several sizes and borders, compared byte for
+  # byte, `--strict` so nothing falls back to the CPU.
+  echo "== f32 Gaussian, bit for bit against the CPU backend"
+  python3 - "$WORK" <<'PY'
+import json, sys, numpy as np
+w = sys.argv[1]
+rng = np.random.default_rng(20261127)
+np.save(w + "/f32.npy", (rng.random((1024, 1024), dtype=np.float32) * 255).astype(np.float32))
+np.save(w + "/f32x3.npy", (rng.random((300, 411, 3), dtype=np.float32) * 2e38 - 1e38).astype(np.float32))
+cases = {
+    "g5": {"ksize": 5, "sigma": 1.5},
+    "g7c": {"ksize": 7, "sigma": 2.0, "border": "constant", "border_value": 3.4e38},
+    "g11w": {"ksize": 11, "sigma": 0, "sigma_y": 3.0, "border": "wrap"},
+    "g3r": {"ksize": 3, "sigma": 0, "border": "reflect"},
+}
+for k, p in cases.items():
+    json.dump({"steps": [{"name": "gaussian_blur", "params": p}]}, open(f"{w}/{k}.json", "w"))
+PY
+  for img in f32 f32x3; do
+    for p in g5 g7c g11w g3r; do
+      out="$WORK/exact-$img-$p"
+      if timeout -k 5 60 $YAM run "$WORK/$p.json" "$WORK/$img.npy" -o "$out-cuda.npy" --backend cuda \
+          --strict --plugin-dir $P >/dev/null && \
+        $YAM run "$WORK/$p.json" "$WORK/$img.npy" -o "$out-cpu.npy" --backend cpu >/dev/null; then
+        if cmp -s "$out-cuda.npy" "$out-cpu.npy"; then echo "bit-identical: $img $p"
+        else echo "DIFFERENT: $img $p"; status=1; fi
+      else
+        echo "exact $img $p: exit $?"; status=1
+      fi
+    done
+  done
 fi
 
 if step bench; then

@@ -3,19 +3,28 @@
 // Defines: T (input), H (row sums and row taps), V (column sums and column taps), O (output),
 // O_FLOAT (1 when O is float).
 
-// Row pass over image rows only: tmp[y][x][ch] = sum_i kx[i] * src(y, map(x + i - r)).
+// Row pass over image rows only: tmp[y][x][ch] = sum_i kx[i] * src(y, map(x + i - r)), from 0
+// in tap order; with symm (symmetric taps, the f32 Gaussian) kx[r] * src(x) + sum_{i=1..r}
+// kx[r + i] * (src(x - i) + src(x + i)) in that order, as the CPU backend sums it.
 __kernel void sep_rows(__global const T* src, VIEW_ARGS(s), int w, int h, int c,
-                       __global const H* kx, int kn, int mode, T cval, __global H* tmp) {
+                       __global const H* kx, int kn, int symm, int mode, T cval,
+                       __global H* tmp) {
     int x = get_global_id(0), y = get_global_id(1);
     if (x >= w || y >= h) return;
     int r = kn / 2;
     for (int ch = 0; ch < c; ch++) {
-        H acc = 0;
-        for (int i = 0; i < kn; i++) {
-            int sx = map_index(x + i - r, w, mode);
-            T v = sx < 0 ? cval : src[AT(s, y, sx, ch)];
-            acc = acc + kx[i] * (H)v;
+        // The source pixel d columns right (left, when negative) of this one.
+#define SEP_PX(d) (map_index(x + (d), w, mode) < 0 ? cval \
+                   : src[AT(s, y, map_index(x + (d), w, mode), ch)])
+        H acc;
+        if (symm) {
+            acc = kx[r] * (H)SEP_PX(0);
+            for (int i = 1; i <= r; i++) acc = acc + kx[r + i] * ((H)SEP_PX(-i) + (H)SEP_PX(i));
+        } else {
+            acc = 0;
+            for (int i = 0; i < kn; i++) acc = acc + kx[i] * (H)SEP_PX(i - r);
         }
+#undef SEP_PX
         tmp[((ulong)y * w + x) * c + ch] = acc;
     }
 }
@@ -32,26 +41,40 @@ __kernel void sep_rows(__global const T* src, VIEW_ARGS(s), int w, int h, int c,
 #define F_BOX_SAT 8
 #define F_SCALE 9
 
-// Column pass: acc = sum_j ky[j] * tmp(map(y + j - r), x), then the finishing conversion.
-// Rows outside a constant border hold sum_i kx[i] * cval (computed like the row pass).
+// Column pass: acc = sum_j ky[j] * tmp(map(y + j - r), x) (with symm: in pairs, as the row
+// pass), then the finishing conversion. Rows outside a constant border hold the row sum of a
+// row of cval, summed as the row pass sums.
 // Integer modes use ia/ib (scale/delta or divisor constants), real modes fa/fb; omax is the
 // saturation bound of integer outputs (omin the lower one).
 __kernel void sep_cols(__global const H* tmp, int w, int h, int c,
-                       __global const H* kx, int kxn, __global const V* ky, int kn, int mode,
-                       T cval, int finish, long ia, long ib, real fa, real fb, long omin,
+                       __global const H* kx, int kxn, __global const V* ky, int kn, int symm,
+                       int mode, T cval, int finish, long ia, long ib, real fa, real fb, long omin,
                        long omax, __global O* dst, VIEW_ARGS(d)) {
     int x = get_global_id(0), y = get_global_id(1);
     if (x >= w || y >= h) return;
     int r = kn / 2;
-    H hconst = 0;
-    for (int i = 0; i < kxn; i++) hconst = hconst + kx[i] * (H)cval;
+    H hconst;
+    if (symm) {
+        int rx = kxn / 2;
+        hconst = kx[rx] * (H)cval;
+        for (int i = 1; i <= rx; i++) hconst = hconst + kx[rx + i] * ((H)cval + (H)cval);
+    } else {
+        hconst = 0;
+        for (int i = 0; i < kxn; i++) hconst = hconst + kx[i] * (H)cval;
+    }
     for (int ch = 0; ch < c; ch++) {
-        V acc = 0;
-        for (int j = 0; j < kn; j++) {
-            int sy = map_index(y + j - r, h, mode);
-            H hv = sy < 0 ? hconst : tmp[((ulong)sy * w + x) * c + ch];
-            acc = acc + ky[j] * (V)hv;
+        // The row sum d rows below (above, when negative) this one.
+#define SEP_ROW(d) (map_index(y + (d), h, mode) < 0 ? hconst \
+                    : tmp[((ulong)map_index(y + (d), h, mode) * w + x) * c + ch])
+        V acc;
+        if (symm) {
+            acc = ky[r] * (V)SEP_ROW(0);
+            for (int j = 1; j <= r; j++) acc = acc + ky[r + j] * ((V)SEP_ROW(-j) + (V)SEP_ROW(j));
+        } else {
+            acc = 0;
+            for (int j = 0; j < kn; j++) acc = acc + ky[j] * (V)SEP_ROW(j - r);
         }
+#undef SEP_ROW
         O out;
 #if O_FLOAT
         if (finish == F_SCALE_DELTA) out = (O)((real)acc * fa + fb);

@@ -155,6 +155,9 @@ enum Finish {
 /// Everything `sep_cols` needs besides the taps.
 #[derive(Debug, Clone, Copy)]
 struct SepPlan {
+    /// Symmetric taps summed in pairs, centre first (the f32 Gaussian's formula; see
+    /// `separable.cl`).
+    symmetric: bool,
     /// OpenCL types: row sums, column sums, output.
     h: &'static str,
     v: &'static str,
@@ -171,6 +174,7 @@ struct SepPlan {
 impl SepPlan {
     fn new(h: &'static str, v: &'static str, o: &'static str, finish: Finish) -> SepPlan {
         SepPlan {
+            symmetric: false,
             h,
             v,
             o,
@@ -212,6 +216,7 @@ fn separable(
     let (h, w, c) = src.dims();
     let tmp = gpu.buffer(src.desc.element_count() * h_size)?;
     let mode = Arg::I32(border_code(border.mode));
+    let symm = Arg::I32(i32::from(plan.symmetric));
     let cval = elem_arg(dtype, border.value);
     let [a0, a1, a2, a3, a4] = src.args();
     launch(
@@ -230,6 +235,7 @@ fn separable(
             Arg::I32(c),
             Arg::Mem(kx.0),
             Arg::I32(kx.1 as i32),
+            symm,
             mode,
             cval,
             Arg::Mem(&tmp),
@@ -251,6 +257,7 @@ fn separable(
             Arg::I32(kx.1 as i32),
             Arg::Mem(ky.0),
             Arg::I32(ky.1 as i32),
+            symm,
             mode,
             cval,
             Arg::I32(plan.finish as i32),
@@ -299,11 +306,12 @@ fn gaussian(
             separable(gpu, src, dst, (&kx, nx), (&ky, ny), 4, p.border, plan)
         }
         DType::F32 => {
-            // float sums in the CPU backend's order, unfused (FP_CONTRACT OFF): the results
-            // are the CPU's bit for bit, with or without fp64.
+            // float sums, tap pairs first, in the CPU backend's order, unfused (FP_CONTRACT
+            // OFF): the results are the CPU's bit for bit, with or without fp64.
             let kx = upload_values(gpu, &taps::gaussian_kernel_f32(nx, sx), "taps")?;
             let ky = upload_values(gpu, &taps::gaussian_kernel_f32(ny, sy), "taps")?;
-            let plan = SepPlan::new("float", "float", "float", Finish::Cast);
+            let mut plan = SepPlan::new("float", "float", "float", Finish::Cast);
+            plan.symmetric = true;
             separable(gpu, src, dst, (&kx, nx), (&ky, ny), 4, p.border, plan)
         }
         other => Err(PluginError::invalid(format!(

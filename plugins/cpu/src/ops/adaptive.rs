@@ -46,6 +46,7 @@ fn local_mean(src: &Image, v: &[u8], block: u32, method: AdaptiveMethod) -> Vec<
                 kx: &taps,
                 ky: &taps,
                 mode: BorderMode::Replicate,
+                symmetric: false,
             };
             separable(plane(src, v), k, 0, f64::from, |h| h, u8::saturate_from_f64)
         }

@@ -39,6 +39,11 @@ pub(crate) struct SepKernel<'a, H, V> {
     pub ky: &'a [V],
     /// Border rule on both axes (the constant value is passed to [`separable`]).
     pub mode: BorderMode,
+    /// Both tap lists are symmetric and are summed in pairs, centre first:
+    /// `k[r]·x[0] + k[r+1]·(x[-1] + x[1]) + k[r+2]·(x[-2] + x[2]) + …`, two fewer operations
+    /// per tap pair than `0 + k[0]·x[-r] + … + k[2r]·x[r]`. Only for sums whose rounding the
+    /// f32 Gaussian defines this way (integer sums could overflow in the pair sum).
+    pub symmetric: bool,
 }
 
 /// Runs a separable filter: `h = Σ kx[i]·widen(src(y, x+i-rx))` per padded row, then
@@ -160,11 +165,26 @@ where
                     let slot = &mut ring[(p % kyl) * strip..][..n];
                     // Small kernels keep the sum in a register across taps (same order, same
                     // result); others add one tap at a time over the row.
-                    match k.kx.len() {
-                        3 => row_taps::<3, _, _>(slot, seg, k.kx, c, widen),
-                        5 => row_taps::<5, _, _>(slot, seg, k.kx, c, widen),
-                        7 => row_taps::<7, _, _>(slot, seg, k.kx, c, widen),
-                        _ => {
+                    match (k.symmetric, k.kx.len()) {
+                        (true, 3) => row_pairs::<1, _, _>(slot, seg, k.kx, c, widen),
+                        (true, 5) => row_pairs::<2, _, _>(slot, seg, k.kx, c, widen),
+                        (true, 7) => row_pairs::<3, _, _>(slot, seg, k.kx, c, widen),
+                        (true, _) => {
+                            let r = k.kx.len() / 2;
+                            for (s, &v) in slot.iter_mut().zip(&seg[r * c..]) {
+                                *s = k.kx[r] * widen(v);
+                            }
+                            for i in 1..=r {
+                                let pairs = seg[(r - i) * c..].iter().zip(&seg[(r + i) * c..]);
+                                for (s, (&a, &b)) in slot.iter_mut().zip(pairs) {
+                                    *s = *s + k.kx[r + i] * (widen(a) + widen(b));
+                                }
+                            }
+                        }
+                        (false, 3) => row_taps::<3, _, _>(slot, seg, k.kx, c, widen),
+                        (false, 5) => row_taps::<5, _, _>(slot, seg, k.kx, c, widen),
+                        (false, 7) => row_taps::<7, _, _>(slot, seg, k.kx, c, widen),
+                        (false, _) => {
                             slot.fill(H::default());
                             for (t, &kv) in k.kx.iter().enumerate() {
                                 for (s, &v) in slot.iter_mut().zip(&seg[t * c..]) {
@@ -175,11 +195,31 @@ where
                     }
                 }
                 let slot = |j: usize| &ring[((y + j) % kyl) * strip..][..n];
-                match kyl {
-                    3 => column_taps::<3, _, _, _>(out_row, slot, k.ky, lift, finish),
-                    5 => column_taps::<5, _, _, _>(out_row, slot, k.ky, lift, finish),
-                    7 => column_taps::<7, _, _, _>(out_row, slot, k.ky, lift, finish),
-                    _ => {
+                match (k.symmetric, kyl) {
+                    (true, 3) => column_pairs::<1, _, _, _>(out_row, slot, k.ky, lift, finish),
+                    (true, 5) => column_pairs::<2, _, _, _>(out_row, slot, k.ky, lift, finish),
+                    (true, 7) => column_pairs::<3, _, _, _>(out_row, slot, k.ky, lift, finish),
+                    (true, _) => {
+                        let acc = &mut acc[..n];
+                        let r = kyl / 2;
+                        for (a, &h) in acc.iter_mut().zip(slot(r)) {
+                            *a = k.ky[r] * lift(h);
+                        }
+                        for i in 1..=r {
+                            for (a, (&p, &q)) in
+                                acc.iter_mut().zip(slot(r - i).iter().zip(slot(r + i)))
+                            {
+                                *a = *a + k.ky[r + i] * (lift(p) + lift(q));
+                            }
+                        }
+                        for (o, &a) in out_row.iter_mut().zip(acc.iter()) {
+                            *o = finish(a);
+                        }
+                    }
+                    (false, 3) => column_taps::<3, _, _, _>(out_row, slot, k.ky, lift, finish),
+                    (false, 5) => column_taps::<5, _, _, _>(out_row, slot, k.ky, lift, finish),
+                    (false, 7) => column_taps::<7, _, _, _>(out_row, slot, k.ky, lift, finish),
+                    (false, _) => {
                         let acc = &mut acc[..n];
                         acc.fill(V::default());
                         for (j, &kv) in k.ky.iter().enumerate() {
@@ -207,7 +247,7 @@ fn strip_len(row_len: usize, ring_bytes_per_element: usize, channels: usize) -> 
         return row_len;
     }
     let strips = row_len.div_ceil(target);
-    let unit = 16 * channels;
+    let unit = 64 * channels;
     row_len.div_ceil(strips).div_ceil(unit) * unit
 }
 
@@ -231,6 +271,60 @@ fn row_taps<const N: usize, T: Copy, H>(
             a = a + kx[t] * widen(src[t][x]);
         }
         *s = a;
+    }
+}
+
+/// `slot[x] = kx[R]·w(x) + Σ_{i=1..=R} kx[R+i]·(w(x-i) + w(x+i))`, `w` = `widen(padded)`
+/// centred at `R`, in that order (the symmetric form of [`row_taps`]).
+#[inline(always)]
+fn row_pairs<const R: usize, T: Copy, H>(
+    slot: &mut [H],
+    padded: &[T],
+    kx: &[H],
+    c: usize,
+    widen: &impl Fn(T) -> H,
+) where
+    H: Copy + Add<Output = H> + Mul<Output = H>,
+{
+    let n = slot.len();
+    let centre = kx[R];
+    let kx: [H; R] = std::array::from_fn(|i| kx[R + 1 + i]);
+    let mid = &padded[R * c..R * c + n];
+    let left: [&[T]; R] = std::array::from_fn(|i| &padded[(R - 1 - i) * c..][..n]);
+    let right: [&[T]; R] = std::array::from_fn(|i| &padded[(R + 1 + i) * c..][..n]);
+    for (x, s) in slot.iter_mut().enumerate() {
+        let mut a = centre * widen(mid[x]);
+        for i in 0..R {
+            a = a + kx[i] * (widen(left[i][x]) + widen(right[i][x]));
+        }
+        *s = a;
+    }
+}
+
+/// `out[x] = finish(ky[R]·l(R) + Σ_{i=1..=R} ky[R+i]·(l(R-i) + l(R+i)))`, `l(j)` =
+/// `lift(slot(j)[x])`, in that order (the symmetric form of [`column_taps`]).
+#[inline(always)]
+fn column_pairs<'r, const R: usize, H: Copy + 'r, V, O>(
+    out: &mut [O],
+    slot: impl Fn(usize) -> &'r [H],
+    ky: &[V],
+    lift: &impl Fn(H) -> V,
+    finish: &impl Fn(V) -> O,
+) where
+    V: Copy + Add<Output = V> + Mul<Output = V>,
+{
+    let n = out.len();
+    let centre = ky[R];
+    let ky: [V; R] = std::array::from_fn(|i| ky[R + 1 + i]);
+    let mid = &slot(R)[..n];
+    let above: [&[H]; R] = std::array::from_fn(|i| &slot(R - 1 - i)[..n]);
+    let below: [&[H]; R] = std::array::from_fn(|i| &slot(R + 1 + i)[..n]);
+    for (x, o) in out.iter_mut().enumerate() {
+        let mut a = centre * lift(mid[x]);
+        for i in 0..R {
+            a = a + ky[i] * (lift(above[i][x]) + lift(below[i][x]));
+        }
+        *o = finish(a);
     }
 }
 
@@ -265,8 +359,8 @@ use yam_plugin_api::exact::gaussian_sizes;
 ///
 /// u8 and u16 follow OpenCV's bit-exact fixed-point path: Q8 (u8) or Q16 (u16) taps, exact
 /// integer row then column sums, `dst = (v + half) >> (2·bits)`. f32 uses the float32-cast
-/// kernel with f32 sums in tap order, unfused (OpenCV fuses and reorders, so results differ
-/// by a few ULP).
+/// kernel with f32 sums of symmetric tap pairs, centre first, unfused (OpenCV pairs the taps
+/// too but fuses multiply-adds, so results differ by a few ULP).
 /// `Constant` borders use `border.value` saturated to the dtype (OpenCV itself always pads
 /// with 0 here).
 pub fn gaussian_blur(src: &Image, p: &GaussianBlurParams) -> Result<Image, PluginError> {
@@ -301,6 +395,7 @@ pub(crate) fn gaussian_blur_isa(
                     kx: &kx,
                     ky: &ky,
                     mode,
+                    symmetric: false,
                 };
                 separable(
                     plane(src, v),
@@ -323,6 +418,7 @@ pub(crate) fn gaussian_blur_isa(
                 kx: &kx,
                 ky: &ky,
                 mode,
+                symmetric: false,
             };
             PixelData::U16(separable(
                 plane(src, v),
@@ -334,14 +430,15 @@ pub(crate) fn gaussian_blur_isa(
             ))
         }
         PixelData::F32(v) => {
-            // Plain f32 multiplies and adds in tap order (row pass, then column pass), never
-            // fused: the GPU backends run the same operations, so every backend agrees bit
-            // for bit, even next to a ±3.4e38 constant border.
+            // Plain f32 multiplies and adds, tap pairs summed first, centre first (row pass,
+            // then column pass), never fused: the GPU backends run the same operations, so
+            // every backend agrees bit for bit, even next to a ±3.4e38 constant border.
             let (kx, ky) = (gaussian_kernel_f32(nx, sx), gaussian_kernel_f32(ny, sy));
             let k = SepKernel {
                 kx: &kx,
                 ky: &ky,
                 mode,
+                symmetric: true,
             };
             PixelData::F32(separable(
                 plane(src, v),
@@ -494,8 +591,9 @@ mod tests {
         }
     }
 
-    /// The f32 formula every backend follows, pixel by pixel: each row sum `Σ kx[i]·px` in f32
-    /// in tap order (outside pixels `constant`), then `Σ ky[j]·row` likewise; never fused.
+    /// The f32 formula every backend follows, pixel by pixel: each row sum in f32, the centre
+    /// tap's product first, then `kx[r+i]·(px(x-i) + px(x+i))` for i = 1..=r (outside pixels
+    /// `constant`), then the column sum of row sums likewise; never fused.
     fn naive_f32(img: &Image, kx: &[f32], ky: &[f32], mode: BorderMode, constant: f32) -> Vec<f32> {
         let (w, h, c) = (img.width, img.height, img.channels);
         let PixelData::F32(data) = &img.data else {
@@ -505,18 +603,24 @@ mod tests {
             (Some(y), Some(x)) => data[(y * w + x) * c + ch],
             _ => constant,
         };
-        let (rx, ry) = ((kx.len() / 2) as isize, (ky.len() / 2) as isize);
+        let (rx, ry) = (kx.len() / 2, ky.len() / 2);
+        // The row sum at image row y: centre tap first, then each pair (x - i, x + i).
+        let row = |y: isize, x: isize, ch: usize| {
+            let mut sum = kx[rx] * px(y, x, ch);
+            for i in 1..=rx {
+                let d = i as isize;
+                sum += kx[rx + i] * (px(y, x - d, ch) + px(y, x + d, ch));
+            }
+            sum
+        };
         let mut out = Vec::with_capacity(w * h * c);
         for y in 0..h as isize {
             for x in 0..w as isize {
                 for ch in 0..c {
-                    let mut s = 0.0f32;
-                    for (j, &b) in ky.iter().enumerate() {
-                        let mut row = 0.0f32;
-                        for (i, &a) in kx.iter().enumerate() {
-                            row += a * px(y + j as isize - ry, x + i as isize - rx, ch);
-                        }
-                        s += b * row;
+                    let mut s = ky[ry] * row(y, x, ch);
+                    for j in 1..=ry {
+                        let d = j as isize;
+                        s += ky[ry + j] * (row(y - d, x, ch) + row(y + d, x, ch));
                     }
                     out.push(s);
                 }

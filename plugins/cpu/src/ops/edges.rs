@@ -54,6 +54,7 @@ pub(crate) fn sobel_isa(src: &Image, p: &SobelParams, isa: Isa) -> Result<Image,
         kx: &kx,
         ky: &ky,
         mode,
+        symmetric: false,
     };
     let value = p.border.value;
     let (scale, delta) = (p.scale, p.delta);
@@ -94,6 +95,7 @@ pub(crate) fn sobel_isa(src: &Image, p: &SobelParams, isa: Isa) -> Result<Image,
                 kx: &kx,
                 ky: &ky,
                 mode,
+                symmetric: false,
             };
             PixelData::F32(separable(
                 plane(src, v),
