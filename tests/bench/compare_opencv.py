@@ -2,7 +2,9 @@
 """yam's CPU backend side by side with OpenCV, on the test images of ../shared/bench.
 
 Both are timed in one run, interleaved (yam, OpenCV, yam, OpenCV, ...), after a warm-up, with
-1 and 2 threads; each side's time is the median over rounds of its in-process median. yam is
+1 and 2 threads; each side's time is the median over rounds of its in-process median, each
+in-process median over at least --repeat runs and enough runs to span --min-ms (fast kernels
+get hundreds of runs: on a shared machine five runs of a 1 ms kernel are mostly noise). yam is
 timed by `yam bench` (kernel on device-resident buffers, image decode excluded), OpenCV by
 time.perf_counter around the cv2 call. Every row also gives yam's time as a multiple of a plain
 memory copy of the same image (`yam bench` measures it).
@@ -16,6 +18,7 @@ memory copy of the same image (`yam bench` measures it).
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -123,7 +126,11 @@ def main():
     ap.add_argument("--yam", default="target/release/yam")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="runs per in-process measurement, at least (see --min-ms)")
+    ap.add_argument("--min-ms", type=float, default=200.0,
+                    help="more runs for fast kernels: each measurement spans about this long, so "
+                         "a 1 ms kernel's median is over ~200 runs, not 5")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=None, help="write the markdown table here")
     a = ap.parse_args()
@@ -141,14 +148,17 @@ def main():
         for name, key, yargs, fn in cases:
             for threads in a.threads:
                 ys, cs, copy, err = [], [], None, None
-                for _ in range(a.rounds):
-                    y, c, e = time_yam(a.yam, yargs, paths[key], threads, a.repeat)
+                # One short yam run sizes the repeat count (the kernel's time is what matters).
+                y, _, err = time_yam(a.yam, yargs, paths[key], threads, 3)
+                repeat = max(a.repeat, math.ceil(a.min_ms / y)) if y else a.repeat
+                for _ in range(a.rounds if not err else 0):
+                    y, c, e = time_yam(a.yam, yargs, paths[key], threads, repeat)
                     if e:
                         err = e
                         break
                     ys.append(y)
                     copy = c
-                    cs.append(time_cv(fn, imgs[key], threads, a.repeat))
+                    cs.append(time_cv(fn, imgs[key], threads, repeat))
                 if err:
                     cv_ms = time_cv(fn, imgs[key], threads, a.repeat)
                     rows.append((name, key, threads, None, cv_ms, None, None, err))
@@ -174,7 +184,8 @@ def main():
         f"{datetime.date.today().isoformat()}.",
         f"Versions: {yam_version}; OpenCV {cv2.__version__}; numpy {np.__version__}.",
         f"Command: `{' '.join([os.path.basename(sys.executable)] + sys.argv)}` "
-        f"(rounds {a.rounds}, repeat {a.repeat}{', quick crops' if a.quick else ''}).",
+        f"(rounds {a.rounds}, repeat {a.repeat} or enough runs for {a.min_ms:g} ms"
+        f"{', quick crops' if a.quick else ''}).",
         "",
         "Medians in ms; ratio = yam / OpenCV (below 1.0: yam is faster); copy = yam's time as a "
         "multiple of a plain memory copy of the same image. n/a: yam has no such kernel yet.",
