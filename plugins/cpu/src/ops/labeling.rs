@@ -110,6 +110,19 @@ fn concatenate(bands: Vec<UnionFind>) -> (UnionFind, Vec<u32>) {
     (UnionFind { parent }, offsets)
 }
 
+/// Per band, the final number of each band-local label (entry 0 background), from the global
+/// `number` table of `total` labels laid out at `offsets`: a lookup with no zero test, which
+/// mispredicts on noisy masks.
+fn band_tables(number: &[u32], offsets: &[u32], total: u32) -> Vec<Vec<u32>> {
+    (0..offsets.len())
+        .map(|b| {
+            let end = offsets.get(b + 1).copied().unwrap_or(total);
+            let own = &number[offsets[b] as usize + 1..=end as usize];
+            std::iter::once(0).chain(own.iter().copied()).collect()
+        })
+        .collect()
+}
+
 /// Global label of band-local label `l` (0 stays background).
 #[inline(always)]
 fn global(l: u32, offset: u32) -> usize {
@@ -144,14 +157,16 @@ fn label4(mask: &[u8], w: usize, h: usize, bands: usize) -> (Vec<i32>, u32) {
             }
         }
     }
+    let total = uf.parent.len() as u32 - 1;
     let (number, count) = uf.numbering();
+    let tables = band_tables(&number, &offsets, total);
     let parts = band_slices(&mut out, w, &bands);
     parts
         .into_par_iter()
-        .zip(offsets.par_iter())
-        .for_each(|(part, &off)| {
+        .zip(tables.par_iter())
+        .for_each(|(part, table)| {
             for l in part.iter_mut() {
-                *l = number[global(*l as u32, off)] as i32;
+                *l = table[*l as usize] as i32;
             }
         });
     (out, count)
@@ -234,16 +249,9 @@ fn label8(mask: &[u8], w: usize, h: usize, bands: usize) -> (Vec<i32>, u32) {
     }
     let total = uf.parent.len() as u32 - 1;
     let (number, count) = uf.numbering();
-    // Each band looks its labels up in a table of its own whose entry 0 is background (no
-    // zero test per block, which mispredicts on noisy masks), once per block, in the pass
-    // that writes the block's pixels.
-    let tables: Vec<Vec<u32>> = (0..bands.len())
-        .map(|b| {
-            let end = offsets.get(b + 1).copied().unwrap_or(total);
-            let own = &number[offsets[b] as usize + 1..=end as usize];
-            std::iter::once(0).chain(own.iter().copied()).collect()
-        })
-        .collect();
+    // Each band looks its labels up in its own table, once per block, in the pass that writes
+    // the block's pixels.
+    let tables = band_tables(&number, &offsets, total);
     let mut out = output_vec::<i32>(w * h);
     let pixel_bands: Vec<Range<usize>> = bands
         .iter()
