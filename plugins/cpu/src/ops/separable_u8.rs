@@ -11,7 +11,7 @@ use super::border::{index_table, RowPadder};
 use crate::isa::Isa;
 use crate::recycle::{output_vec, Recyclable};
 use crate::simd;
-use crate::simd::separable::{ColumnPass, ColumnPassBox, ColumnPassI16, RowPass};
+use crate::simd::separable::{ColumnPass, ColumnPassI16, ColumnSlideBox, RowPass};
 
 /// u8 Gaussian: `(Σ_j ky[j] · Σ_i kx[i] · src + 2^15) >> 16` with the border rule, or `None`
 /// when `isa` is scalar or the taps do not fit the u16 row sums (the caller then runs the
@@ -108,27 +108,75 @@ pub(crate) fn box_u8(
     if isa.usable() == Isa::Scalar || !fits || (scale_delta.is_some() && scale == 0) {
         return None;
     }
+    Some(box_bands(src, k, (scale as u32, delta as u32), mode, constant, isa))
+}
+
+/// The bands of [`box_u8`]: u16 row sums of each padded row into a ring of `k` rows, and a
+/// running column sum per band that each output row adds the newest row sum to and the
+/// oldest leaves (OpenCV's `ColumnSum` order, exact in integers).
+fn box_bands(
+    src: Plane<'_, u8>,
+    k: usize,
+    (scale, delta): (u32, u32),
+    mode: BorderMode,
+    constant: u8,
+    isa: Isa,
+) -> Vec<u8> {
+    let c = src.channels;
+    let row_len = src.width * c;
+    let mut out = output_vec::<u8>(row_len * src.height);
+    if out.is_empty() {
+        return out;
+    }
+    let r = k / 2;
+    let padder = RowPadder::new(mode, src.width, c, r, r);
+    let rows = index_table(mode, src.height, r, r);
+    let band = band_rows(src.height, 4 * k);
     let ones = vec![1u16; k];
-    Some(separable_u8(
-        src,
-        &ones,
-        k,
-        mode,
-        constant,
-        isa,
-        |ring, first, out| {
-            let pass = ColumnPassBox {
-                ring,
-                first,
-                k,
-                scale: scale as u32,
-                delta: delta as u32,
-                out,
+    out.par_chunks_mut(band * row_len)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let mut padded = vec![constant; padder.padded_len()];
+            let mut ring = vec![0u16; k * row_len];
+            let mut col = vec![0u16; row_len];
+            // Row sums of padded row p into ring slot p % k.
+            let mut row_sums = |p: usize, ring: &mut [u16]| {
+                padder.pad_source(src.data, rows[p], constant, &mut padded);
+                let pass = RowPass {
+                    src: &padded,
+                    taps: &ones,
+                    c,
+                    out: &mut ring[(p % k) * row_len..][..row_len],
+                };
+                let ran = simd::dispatch(isa, pass).is_ok();
+                debug_assert!(ran, "isa checked above");
             };
-            let ran = simd::dispatch(isa, pass).is_ok();
-            debug_assert!(ran, "isa checked above");
-        },
-    ))
+            let y0 = b * band;
+            // The column sums of the first window's k - 1 upper rows.
+            for p in y0..y0 + k - 1 {
+                row_sums(p, &mut ring);
+                let slot = &ring[(p % k) * row_len..][..row_len];
+                for (a, &v) in col.iter_mut().zip(slot) {
+                    *a = a.wrapping_add(v);
+                }
+            }
+            for (i, out_row) in chunk.chunks_mut(row_len).enumerate() {
+                let y = y0 + i;
+                let newest = y + k - 1;
+                row_sums(newest, &mut ring);
+                let pass = ColumnSlideBox {
+                    col: &mut col,
+                    new: &ring[(newest % k) * row_len..][..row_len],
+                    old: &ring[(y % k) * row_len..][..row_len],
+                    scale,
+                    delta,
+                    out: out_row,
+                };
+                let ran = simd::dispatch(isa, pass).is_ok();
+                debug_assert!(ran, "isa checked above");
+            }
+        });
+    out
 }
 
 /// Runs the row pass with `kx` into a ring of `kyl` u16 row-sum rows per band, then

@@ -179,28 +179,22 @@ impl Kernel for ColumnPassI16<'_> {
     }
 }
 
-/// u8 box filter output: `S = Σ_j rows[j][x]` (rows as in [`ColumnPass`], all weights 1),
-/// then `((S + delta) · scale) >> 23` (OpenCV's fast division) or, with `scale` 0, `min(S,
-/// 255)`. The caller ensures `S < 2^16` and `(S + delta) · scale < 2^32`.
+/// One output row of the u8 box filter from a running column sum: `a = col + new` (the
+/// window's k row sums), `out = finish(a)`, then `col = a - old` (the oldest row leaves the
+/// window), so the cost per pixel does not depend on k. `finish` is OpenCV's fast division
+/// `((a + delta) · scale) >> 23`, or the sum saturated when `scale` is 0. The caller ensures
+/// the sums fit u16 (k ≤ 15) and `(a + delta) · scale < 2^32`.
 #[derive(Debug)]
-pub(crate) struct ColumnPassBox<'a> {
-    pub ring: &'a [u16],
-    pub first: usize,
-    pub k: usize,
+pub(crate) struct ColumnSlideBox<'a> {
+    pub col: &'a mut [u16],
+    pub new: &'a [u16],
+    pub old: &'a [u16],
     pub scale: u32,
     pub delta: u32,
     pub out: &'a mut [u8],
 }
 
-impl ColumnPassBox<'_> {
-    #[inline(always)]
-    fn row(&self, j: usize) -> &[u16] {
-        let len = self.out.len();
-        let slot = self.first + j;
-        let slot = if slot >= self.k { slot - self.k } else { slot };
-        &self.ring[slot * len..][..len]
-    }
-
+impl ColumnSlideBox<'_> {
     #[inline(always)]
     fn finish(&self, sum: u16) -> u8 {
         if self.scale == 0 {
@@ -211,37 +205,37 @@ impl ColumnPassBox<'_> {
     }
 }
 
-impl Kernel for ColumnPassBox<'_> {
+impl Kernel for ColumnSlideBox<'_> {
     type Output = ();
 
     #[inline(always)]
     fn run<S: Simd>(self, s: S) {
         let (n, half) = (S::BYTES, S::BYTES / 2);
         let len = self.out.len();
-        if len < n {
-            for x in 0..len {
-                let sum = (0..self.k)
-                    .map(|j| self.row(j)[x])
-                    .fold(0u16, u16::wrapping_add);
-                self.out[x] = self.finish(sum);
-            }
-            return;
-        }
+        assert!(self.col.len() == len && self.new.len() == len && self.old.len() == len);
         let (zero, delta, scale) = (
             s.splat_u32(0),
             s.splat_u32(self.delta),
             s.splat_u32(self.scale),
         );
         let max = s.splat_u16(255);
-        for x in starts(len, n) {
-            let mut acc = [zero; 2];
-            for j in 0..self.k {
-                let row = u16_bytes(&self.row(j)[x..]);
-                acc[0] = s.add_u16(acc[0], s.load(row));
-                acc[1] = s.add_u16(acc[1], s.load(&row[2 * half..]));
+        // Whole vectors only: `col` is updated in place, so a last vector overlapping the
+        // one before would subtract twice.
+        let whole = len / n * n;
+        for x in (0..whole).step_by(n) {
+            let mut sums = [zero; 2];
+            for (h, sum) in sums.iter_mut().enumerate() {
+                let at = x + h * half;
+                let a = s.add_u16(
+                    s.load(u16_bytes(&self.col[at..])),
+                    s.load(u16_bytes(&self.new[at..])),
+                );
+                let left = s.subs_u16(a, s.load(u16_bytes(&self.old[at..])));
+                s.store(u16_bytes_mut(&mut self.col[at..]), left);
+                *sum = a;
             }
             let mut out = [zero; 2];
-            for (o, a) in out.iter_mut().zip(acc) {
+            for (o, a) in out.iter_mut().zip(sums) {
                 *o = if self.scale == 0 {
                     s.min_u16(a, max)
                 } else {
@@ -254,6 +248,11 @@ impl Kernel for ColumnPassBox<'_> {
                 };
             }
             s.store(&mut self.out[x..], s.pack_u16_u8(out[0], out[1]));
+        }
+        for x in whole..len {
+            let a = self.col[x].wrapping_add(self.new[x]);
+            self.out[x] = self.finish(a);
+            self.col[x] = a.wrapping_sub(self.old[x]);
         }
     }
 }
