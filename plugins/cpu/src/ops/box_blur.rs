@@ -380,7 +380,10 @@ mod tests {
             (64, 6, 1),
         ];
         // Tall ones too: the running column sum carries across many rows of a band.
-        for (w, h, c) in sizes.into_iter().chain([(1023, 3, 1), (130, 97, 1), (70, 61, 3)]) {
+        for (w, h, c) in sizes
+            .into_iter()
+            .chain([(1023, 3, 1), (130, 97, 1), (70, 61, 3)])
+        {
             let img = Image::new(
                 w,
                 h,

@@ -108,7 +108,14 @@ pub(crate) fn box_u8(
     if isa.usable() == Isa::Scalar || !fits || (scale_delta.is_some() && scale == 0) {
         return None;
     }
-    Some(box_bands(src, k, (scale as u32, delta as u32), mode, constant, isa))
+    Some(box_bands(
+        src,
+        k,
+        (scale as u32, delta as u32),
+        mode,
+        constant,
+        isa,
+    ))
 }
 
 /// The bands of [`box_u8`]: u16 row sums of each padded row into a ring of `k` rows, and a

@@ -33,24 +33,74 @@ impl Kernel for RowPass<'_> {
         }
         let (src, c) = (self.src, self.c);
         if self.taps.iter().all(|&k| k == 1) {
-            // Box sums: no multiplies (same sums).
-            for x in starts(len, n) {
-                let mut acc = s.splat_u16(0);
-                for t in 0..self.taps.len() {
-                    acc = s.add_u16(acc, s.load_widen_u8(&src[x + t * c..]));
+            // Box sums: no multiplies (same sums); the common widths unrolled.
+            match self.taps.len() {
+                3 => box_row::<S, 3>(s, src, c, self.out),
+                5 => box_row::<S, 5>(s, src, c, self.out),
+                k => {
+                    for x in starts(len, n) {
+                        let mut acc = s.splat_u16(0);
+                        for t in 0..k {
+                            acc = s.add_u16(acc, s.load_widen_u8(&src[x + t * c..]));
+                        }
+                        s.store(u16_bytes_mut(&mut self.out[x..]), acc);
+                    }
                 }
-                s.store(u16_bytes_mut(&mut self.out[x..]), acc);
             }
             return;
         }
-        for x in starts(len, n) {
-            let mut acc = s.splat_u16(0);
-            for (t, &k) in self.taps.iter().enumerate() {
-                let v = s.load_widen_u8(&src[x + t * c..]);
-                acc = s.add_u16(acc, s.mullo_u16(v, s.splat_u16(k)));
+        match self.taps.len() {
+            3 => weighted_row::<S, 3>(s, src, c, self.taps, self.out),
+            5 => weighted_row::<S, 5>(s, src, c, self.taps, self.out),
+            7 => weighted_row::<S, 7>(s, src, c, self.taps, self.out),
+            _ => {
+                for x in starts(len, n) {
+                    let mut acc = s.splat_u16(0);
+                    for (t, &k) in self.taps.iter().enumerate() {
+                        let v = s.load_widen_u8(&src[x + t * c..]);
+                        acc = s.add_u16(acc, s.mullo_u16(v, s.splat_u16(k)));
+                    }
+                    s.store(u16_bytes_mut(&mut self.out[x..]), acc);
+                }
             }
-            s.store(u16_bytes_mut(&mut self.out[x..]), acc);
         }
+    }
+}
+
+/// `out[x] = Σ_{t<K} taps[t] · src[x + t·c]` on vectors, unrolled (wrapping u16 sums, exact
+/// as [`RowPass`] requires; `out` at least one vector long).
+#[inline(always)]
+fn weighted_row<S: Simd, const K: usize>(
+    s: S,
+    src: &[u8],
+    c: usize,
+    taps: &[u16],
+    out: &mut [u16],
+) {
+    let n = S::BYTES / 2;
+    let taps: [S::V; K] = std::array::from_fn(|t| s.splat_u16(taps[t]));
+    for x in starts(out.len(), n) {
+        let window = &src[x..x + (K - 1) * c + n];
+        let mut acc = s.mullo_u16(s.load_widen_u8(window), taps[0]);
+        for (t, &k) in taps.iter().enumerate().skip(1) {
+            acc = s.add_u16(acc, s.mullo_u16(s.load_widen_u8(&window[t * c..]), k));
+        }
+        s.store(u16_bytes_mut(&mut out[x..]), acc);
+    }
+}
+
+/// `out[x] = Σ_{t<K} src[x + t·c]` on vectors (`out` at least one vector long).
+#[inline(always)]
+fn box_row<S: Simd, const K: usize>(s: S, src: &[u8], c: usize, out: &mut [u16]) {
+    let n = S::BYTES / 2;
+    for x in starts(out.len(), n) {
+        // One bounds check for the K loads.
+        let window = &src[x..x + (K - 1) * c + n];
+        let mut acc = s.load_widen_u8(window);
+        for t in 1..K {
+            acc = s.add_u16(acc, s.load_widen_u8(&window[t * c..]));
+        }
+        s.store(u16_bytes_mut(&mut out[x..]), acc);
     }
 }
 
