@@ -480,13 +480,7 @@ mod tests {
     use proptest::prelude::*;
     use yam_plugin_api::{kernels::Border, DType};
 
-    const MODES: [BorderMode; 5] = [
-        BorderMode::Reflect101,
-        BorderMode::Reflect,
-        BorderMode::Replicate,
-        BorderMode::Constant,
-        BorderMode::Wrap,
-    ];
+    use crate::ops::border::ALL_MODES as MODES;
 
     fn params(
         ksize: u32,
@@ -745,14 +739,7 @@ mod tests {
     fn wide_rows_filtered_in_strips_equal_naive() {
         // Rows wider than one column strip (2, 3 and 4 strips of f32 and u16 rings, strips
         // ending inside the border), every border, 1 and 3 channels, several kernel sizes.
-        let modes = [
-            BorderMode::Reflect101,
-            BorderMode::Reflect,
-            BorderMode::Replicate,
-            BorderMode::Wrap,
-            BorderMode::Constant,
-        ];
-        for (i, mode) in modes.into_iter().enumerate() {
+        for (i, mode) in MODES.into_iter().enumerate() {
             for (w, c, k) in [(1100, 1, 5), (701, 3, 3), (2500, 1, 11), (830, 3, 7)] {
                 let h = 9;
                 let n = w * h * c;

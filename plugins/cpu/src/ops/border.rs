@@ -154,6 +154,16 @@ pub(crate) fn prefetch<T>(data: &[T]) {
     let _ = data;
 }
 
+/// Every border mode, for tests that cover them all.
+#[cfg(test)]
+pub(crate) const ALL_MODES: [BorderMode; 5] = [
+    BorderMode::Reflect101,
+    BorderMode::Reflect,
+    BorderMode::Replicate,
+    BorderMode::Wrap,
+    BorderMode::Constant,
+];
+
 /// [`prefetch`] of row `y` of `data` (rows of `row_len`), if there is one: what a row ring
 /// pads after row `y - 1`.
 #[inline]
@@ -198,14 +208,7 @@ mod tests {
     fn segments_are_slices_of_the_padded_row() {
         // Every segment of every padded row (constant rows included), against `pad`, for
         // rows narrower and wider than the padding, 1 and 3 channels, every mode.
-        let modes = [
-            BorderMode::Reflect101,
-            BorderMode::Reflect,
-            BorderMode::Replicate,
-            BorderMode::Wrap,
-            BorderMode::Constant,
-        ];
-        for mode in modes {
+        for mode in ALL_MODES {
             for (width, c, before, after) in
                 [(8, 1, 3, 3), (2, 3, 4, 4), (5, 3, 1, 2), (1, 1, 2, 2)]
             {

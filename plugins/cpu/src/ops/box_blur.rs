@@ -221,13 +221,7 @@ mod tests {
     use proptest::prelude::*;
     use yam_plugin_api::kernels::Border;
 
-    const MODES: [BorderMode; 5] = [
-        BorderMode::Reflect101,
-        BorderMode::Reflect,
-        BorderMode::Replicate,
-        BorderMode::Constant,
-        BorderMode::Wrap,
-    ];
+    use crate::ops::border::ALL_MODES as MODES;
 
     fn params(ksize: u32, normalize: bool, mode: BorderMode, value: f64) -> BoxBlurParams {
         BoxBlurParams {

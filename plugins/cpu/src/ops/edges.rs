@@ -145,15 +145,9 @@ fn i16_output(scale: f64, delta: f64) -> impl Fn(i32) -> i16 + Sync {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use yam_plugin_api::kernels::{Border, BorderMode};
+    use yam_plugin_api::kernels::Border;
 
-    const MODES: [BorderMode; 5] = [
-        BorderMode::Reflect101,
-        BorderMode::Reflect,
-        BorderMode::Replicate,
-        BorderMode::Constant,
-        BorderMode::Wrap,
-    ];
+    use crate::ops::border::ALL_MODES as MODES;
 
     fn params(dx: u32, dy: u32, ksize: u32, out: DType) -> SobelParams {
         SobelParams {
