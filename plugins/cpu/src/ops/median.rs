@@ -7,12 +7,12 @@ use yam_plugin_api::{
 };
 
 use super::blur::{band_rows, plane, Plane};
-use super::border::{index_table, prefetch_row, RowPadder};
+use super::border::{index_table, prefetch, prefetch_row, RowPadder};
 use crate::isa::Isa;
 use crate::recycle::{output_vec, Recyclable};
 use crate::simd::{
     self,
-    median::{Median3Sorted, MedianRow},
+    median::{replicate_edges, Median3Sorted, MedianRow},
     median_bits::{MedianBits, MAX_K as MEDIAN_BITS_MAX_K},
     Lane,
 };
@@ -30,26 +30,6 @@ fn vector_row<T: Lane>(isa: Isa, window: Window<'_, T>, c: usize, out: &mut [T])
         k: window.k,
         rows: window.first_rows::<5>(),
         c,
-        out,
-    };
-    simd::dispatch(isa, row).unwrap_or(false)
-}
-
-/// One output row of a 3×3 median in two vector passes through `sorted` (see
-/// [`Median3Sorted`]); false as [`vector_row`].
-fn vector_row3<T: Lane>(
-    isa: Isa,
-    window: Window<'_, T>,
-    c: usize,
-    sorted: &mut Vec<T>,
-    out: &mut [T],
-) -> bool {
-    let [a, b, cc, ..] = window.first_rows::<3>();
-    sorted.resize(3 * window.plen, T::default());
-    let row = Median3Sorted {
-        rows: [a, b, cc],
-        c,
-        sorted,
         out,
     };
     simd::dispatch(isa, row).unwrap_or(false)
@@ -179,36 +159,65 @@ fn for_each_window_row<T: Recyclable, S: Default>(
     out
 }
 
-/// 3×3 median: sort each padded column of three once, then each window's median is
+/// 3×3 median: sort each column of three once, then each window's median is
 /// `med3(max of lows, med3 of mids, min of highs)` (the classic column-sorted reduction).
+///
+/// The three source rows are read where they are (no padded copies): the sorted columns are
+/// written one pixel in from each end of `lo`/`mid`/`hi`, and the replicate border's columns
+/// are the sorted edge columns copied outward.
 fn median3<T: Ordered + Default>(src: Plane<'_, T>, isa: Isa) -> Vec<T> {
     let c = src.channels;
-    for_each_window_row(
-        src,
-        3,
-        |w, out, (lo, mid, hi): &mut (Vec<T>, Vec<T>, Vec<T>)| {
-            if vector_row3(isa, w, c, lo, out) {
-                return;
+    let row_len = src.width * c;
+    let mut out = output_vec::<T>(row_len * src.height);
+    if out.is_empty() {
+        return out;
+    }
+    let plen = row_len + 2 * c;
+    let last = src.height - 1;
+    let row = |y: usize| &src.data[y * row_len..(y + 1) * row_len];
+    let band = band_rows(src.height, 8);
+    out.par_chunks_mut(band * row_len)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let mut sorted = vec![T::default(); 3 * plen];
+            for (i, out_row) in chunk.chunks_mut(row_len).enumerate() {
+                let y = b * band + i;
+                // Replicate: the rows above the first and below the last are those rows.
+                let rows = [row(y.saturating_sub(1)), row(y), row((y + 1).min(last))];
+                if y + 2 <= last {
+                    prefetch(row(y + 2));
+                }
+                let (lo, rest) = sorted.split_at_mut(plen);
+                let (mid, hi) = rest.split_at_mut(plen);
+                let pass = Median3Sorted {
+                    rows,
+                    c,
+                    sorted: [lo, mid, hi],
+                    out: out_row,
+                };
+                if simd::dispatch(isa, pass).unwrap_or(false) {
+                    continue;
+                }
+                let [a, bb, cc] = rows;
+                for (x, ((&a, &b), &cc)) in a.iter().zip(bb).zip(cc).enumerate() {
+                    let (l, h) = (min2(a, b), max2(a, b));
+                    lo[c + x] = min2(l, cc);
+                    hi[c + x] = max2(h, cc);
+                    mid[c + x] = max2(l, min2(h, cc));
+                }
+                for v in [&mut *lo, &mut *mid, &mut *hi] {
+                    replicate_edges(v, c);
+                }
+                for (t, o) in out_row.iter_mut().enumerate() {
+                    let (t1, t2) = (t + c, t + 2 * c);
+                    let l = max2(max2(lo[t], lo[t1]), lo[t2]);
+                    let m = med3(mid[t], mid[t1], mid[t2]);
+                    let h = min2(min2(hi[t], hi[t1]), hi[t2]);
+                    *o = med3(l, m, h);
+                }
             }
-            let (a, b, cc) = (w.row(0), w.row(1), w.row(2));
-            lo.clear();
-            mid.clear();
-            hi.clear();
-            for ((&a, &b), &cc) in a.iter().zip(b).zip(cc) {
-                let (l, h) = (min2(a, b), max2(a, b));
-                lo.push(min2(l, cc));
-                hi.push(max2(h, cc));
-                mid.push(max2(l, min2(h, cc)));
-            }
-            for (t, o) in out.iter_mut().enumerate() {
-                let (t1, t2) = (t + c, t + 2 * c);
-                let l = max2(max2(lo[t], lo[t1]), lo[t2]);
-                let m = med3(mid[t], mid[t1], mid[t2]);
-                let h = min2(min2(hi[t], hi[t1]), hi[t2]);
-                *o = med3(l, m, h);
-            }
-        },
-    )
+        });
+    out
 }
 
 /// Comparators `(a, b)` (afterwards wire `a` holds the smaller value) of a network that

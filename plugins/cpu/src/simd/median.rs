@@ -53,15 +53,16 @@ impl<T: Lane> Kernel for MedianRow<'_, T> {
     }
 }
 
-/// One output row of a 3×3 median in two passes: every padded column of the three `rows`
-/// sorted once into `sorted` (lows, middles, highs; 3 rows of the padded length), then each
-/// output is `med3(max of lows, med3 of middles, min of highs)` over three sorted columns.
-/// Sorting each column once instead of once per window that holds it saves two thirds of the
-/// sorting. False when a padded row is narrower than one vector.
+/// One output row of a 3×3 median in two passes: every column of the three source `rows`
+/// (unpadded, `c` channels) sorted once into `sorted` (lows, middles, highs; each one pixel
+/// longer than a row at both ends, where the replicate border's columns go), then each output
+/// is `med3(max of lows, med3 of middles, min of highs)` over three sorted columns. Sorting
+/// each column once instead of once per window that holds it saves two thirds of the
+/// sorting. False when a row is narrower than one vector.
 pub(crate) struct Median3Sorted<'a, T> {
     pub rows: [&'a [T]; 3],
     pub c: usize,
-    pub sorted: &'a mut [T],
+    pub sorted: [&'a mut [T]; 3],
     pub out: &'a mut [T],
 }
 
@@ -71,25 +72,29 @@ impl<T: Lane> Kernel for Median3Sorted<'_, T> {
     #[inline(always)]
     fn run<S: Simd>(self, s: S) -> bool {
         let n = T::lanes::<S>();
-        let (plen, len, c) = (self.rows[0].len(), self.out.len(), self.c);
-        if len < n || plen < n || self.sorted.len() < 3 * plen {
+        let (len, c) = (self.out.len(), self.c);
+        let [lo, mid, hi] = self.sorted;
+        if len < n || self.rows.iter().any(|r| r.len() != len) || lo.len() != len + 2 * c {
             return false;
         }
-        let [a, b, cc] = self.rows.map(|r| &r[..plen]);
-        let (lo, rest) = self.sorted.split_at_mut(plen);
-        let (mid, hi) = rest.split_at_mut(plen);
+        let [a, b, cc] = self.rows;
+        let (mid, hi) = (&mut mid[..len + 2 * c], &mut hi[..len + 2 * c]);
         // The last vector is moved back to end at the row's end (recomputing some elements).
-        for x in (0..plen.div_ceil(n)).map(|i| (i * n).min(plen - n)) {
+        for x in (0..len.div_ceil(n)).map(|i| (i * n).min(len - n)) {
             let (l, m, h) = sort3::<S, T>(
                 s,
                 T::load(s, &a[x..]),
                 T::load(s, &b[x..]),
                 T::load(s, &cc[x..]),
             );
-            T::store(s, &mut lo[x..], l);
-            T::store(s, &mut mid[x..], m);
-            T::store(s, &mut hi[x..], h);
+            T::store(s, &mut lo[c + x..], l);
+            T::store(s, &mut mid[c + x..], m);
+            T::store(s, &mut hi[c + x..], h);
         }
+        for v in [&mut *lo, &mut *mid, &mut *hi] {
+            replicate_edges(v, c);
+        }
+        let (lo, mid, hi) = (&*lo, &*mid, &*hi);
         for x in (0..len.div_ceil(n)).map(|i| (i * n).min(len - n)) {
             let at = |row: &[T], t: usize| T::load(s, &row[x + t * c..]);
             let l = T::vmax(s, T::vmax(s, at(lo, 0), at(lo, 1)), at(lo, 2));
@@ -99,6 +104,14 @@ impl<T: Lane> Kernel for Median3Sorted<'_, T> {
         }
         true
     }
+}
+
+/// Copies the first and last pixel (`c` elements) of `v[c..len - c]` one pixel outward: the
+/// replicate border of a row of sorted columns.
+pub(crate) fn replicate_edges<T: Copy>(v: &mut [T], c: usize) {
+    let len = v.len();
+    v.copy_within(c..2 * c, 0);
+    v.copy_within(len - 2 * c..len - c, len - c);
 }
 
 /// The five vectors of `row` starting at `x`, `x + c`, … `x + 4c`.
