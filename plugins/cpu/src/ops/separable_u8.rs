@@ -38,7 +38,7 @@ pub(crate) fn gaussian_u8(
         mode,
         constant,
         isa,
-        |ring, first, out| {
+        |ring, first, out, _: &mut ()| {
             let pass = ColumnPass {
                 ring,
                 first,
@@ -77,7 +77,7 @@ pub(crate) fn derivative_u8_i16(
         mode,
         constant,
         isa,
-        |ring, first, out| {
+        |ring, first, out, _: &mut ()| {
             let pass = ColumnPassI16 {
                 ring,
                 first,
@@ -108,95 +108,54 @@ pub(crate) fn box_u8(
     if isa.usable() == Isa::Scalar || !fits || (scale_delta.is_some() && scale == 0) {
         return None;
     }
-    Some(box_bands(
+    let ones = vec![1u16; k];
+    // Per band, a running column sum: empty until the band's first row, which fills it with
+    // the window's k - 1 upper row sums; then each output row adds the newest row sums and
+    // the oldest leave (OpenCV's `ColumnSum` order, exact in integers).
+    Some(separable_u8(
         src,
+        &ones,
         k,
-        (scale as u32, delta as u32),
         mode,
         constant,
         isa,
+        |ring, first, out, col: &mut Vec<u16>| {
+            let len = out.len();
+            let slot = |j: usize| &ring[((first + j) % k) * len..][..len];
+            if col.is_empty() {
+                col.resize(len, 0);
+                for j in 0..k - 1 {
+                    for (a, &v) in col.iter_mut().zip(slot(j)) {
+                        *a = a.wrapping_add(v);
+                    }
+                }
+            }
+            let pass = ColumnSlideBox {
+                col,
+                new: slot(k - 1),
+                old: slot(0),
+                scale: scale as u32,
+                delta: delta as u32,
+                out,
+            };
+            let ran = simd::dispatch(isa, pass).is_ok();
+            debug_assert!(ran, "isa checked above");
+        },
     ))
 }
 
-/// The bands of [`box_u8`]: u16 row sums of each padded row into a ring of `k` rows, and a
-/// running column sum per band that each output row adds the newest row sum to and the
-/// oldest leaves (OpenCV's `ColumnSum` order, exact in integers).
-fn box_bands(
-    src: Plane<'_, u8>,
-    k: usize,
-    (scale, delta): (u32, u32),
-    mode: BorderMode,
-    constant: u8,
-    isa: Isa,
-) -> Vec<u8> {
-    let c = src.channels;
-    let row_len = src.width * c;
-    let mut out = output_vec::<u8>(row_len * src.height);
-    if out.is_empty() {
-        return out;
-    }
-    let r = k / 2;
-    let padder = RowPadder::new(mode, src.width, c, r, r);
-    let rows = index_table(mode, src.height, r, r);
-    let band = band_rows(src.height, 4 * k);
-    let ones = vec![1u16; k];
-    out.par_chunks_mut(band * row_len)
-        .enumerate()
-        .for_each(|(b, chunk)| {
-            let mut padded = vec![constant; padder.padded_len()];
-            let mut ring = vec![0u16; k * row_len];
-            let mut col = vec![0u16; row_len];
-            // Row sums of padded row p into ring slot p % k.
-            let mut row_sums = |p: usize, ring: &mut [u16]| {
-                padder.pad_source(src.data, rows[p], constant, &mut padded);
-                let pass = RowPass {
-                    src: &padded,
-                    taps: &ones,
-                    c,
-                    out: &mut ring[(p % k) * row_len..][..row_len],
-                };
-                let ran = simd::dispatch(isa, pass).is_ok();
-                debug_assert!(ran, "isa checked above");
-            };
-            let y0 = b * band;
-            // The column sums of the first window's k - 1 upper rows.
-            for p in y0..y0 + k - 1 {
-                row_sums(p, &mut ring);
-                let slot = &ring[(p % k) * row_len..][..row_len];
-                for (a, &v) in col.iter_mut().zip(slot) {
-                    *a = a.wrapping_add(v);
-                }
-            }
-            for (i, out_row) in chunk.chunks_mut(row_len).enumerate() {
-                let y = y0 + i;
-                let newest = y + k - 1;
-                row_sums(newest, &mut ring);
-                let pass = ColumnSlideBox {
-                    col: &mut col,
-                    new: &ring[(newest % k) * row_len..][..row_len],
-                    old: &ring[(y % k) * row_len..][..row_len],
-                    scale,
-                    delta,
-                    out: out_row,
-                };
-                let ran = simd::dispatch(isa, pass).is_ok();
-                debug_assert!(ran, "isa checked above");
-            }
-        });
-    out
-}
-
 /// Runs the row pass with `kx` into a ring of `kyl` u16 row-sum rows per band, then
-/// `column(ring, first, out_row)` per output row, where ring row j of the window is slot
-/// `(first + j) % kyl`. The caller has checked that `isa` is not scalar.
-fn separable_u8<O: Recyclable>(
+/// `column(ring, first, out_row, state)` per output row, where ring row j of the window is
+/// slot `(first + j) % kyl` and `state` starts as `St::default()` in each band (the box
+/// filter's running column sum). The caller has checked that `isa` is not scalar.
+fn separable_u8<O: Recyclable, St: Default>(
     src: Plane<'_, u8>,
     kx: &[u16],
     kyl: usize,
     mode: BorderMode,
     constant: u8,
     isa: Isa,
-    column: impl Fn(&[u16], usize, &mut [O]) + Sync,
+    column: impl Fn(&[u16], usize, &mut [O], &mut St) + Sync,
 ) -> Vec<O> {
     let c = src.channels;
     let row_len = src.width * c;
@@ -213,6 +172,7 @@ fn separable_u8<O: Recyclable>(
         .for_each(|(b, chunk)| {
             let mut padded = vec![constant; padder.padded_len()];
             let mut ring = vec![0u16; kyl * row_len];
+            let mut state = St::default();
             for (i, out_row) in chunk.chunks_mut(row_len).enumerate() {
                 let y = b * band + i;
                 // The ring holds padded row p in slot p % kyl; after the first row of the
@@ -229,7 +189,7 @@ fn separable_u8<O: Recyclable>(
                     let ran = simd::dispatch(isa, pass).is_ok();
                     debug_assert!(ran, "isa checked above");
                 }
-                column(&ring, y % kyl, out_row);
+                column(&ring, y % kyl, out_row, &mut state);
             }
         });
     out
