@@ -93,19 +93,16 @@ impl RowPadder {
         if inner_start >= inner_end {
             (inner_start, inner_end) = (start, start);
         }
-        if let Some(next) = data.get((y + 1) * row_len..(y + 2) * row_len) {
-            prefetch(
-                next.get(inner_start.saturating_sub(first)..inner_end.saturating_sub(first))
-                    .unwrap_or(&[]),
-            );
-        }
-        if inner_start == start && inner_end == start + len {
-            return &row[start - first..][..len];
-        }
         let out = &mut buf[..len];
         if inner_start < inner_end {
-            out[inner_start - start..inner_end - start]
-                .copy_from_slice(&row[inner_start - first..inner_end - first]);
+            let inner = inner_start - first..inner_end - first;
+            if let Some(next) = data.get((y + 1) * row_len..(y + 2) * row_len) {
+                prefetch(&next[inner.clone()]);
+            }
+            if inner.len() == len {
+                return &row[inner];
+            }
+            out[inner_start - start..inner_end - start].copy_from_slice(&row[inner]);
         }
         let outer = (start..inner_start).chain(inner_end..start + len);
         for i in outer {
