@@ -163,75 +163,102 @@ where
                     let seg = (x0, n + halo);
                     let seg = padder.segment(src.data, rows[p], constant, seg, &mut padded);
                     let slot = &mut ring[(p % kyl) * strip..][..n];
-                    // Small kernels keep the sum in a register across taps (same order, same
-                    // result); others add one tap at a time over the row.
-                    match (k.symmetric, k.kx.len()) {
-                        (true, 3) => row_pairs::<1, _, _>(slot, seg, k.kx, c, widen),
-                        (true, 5) => row_pairs::<2, _, _>(slot, seg, k.kx, c, widen),
-                        (true, 7) => row_pairs::<3, _, _>(slot, seg, k.kx, c, widen),
-                        (true, _) => {
-                            let r = k.kx.len() / 2;
-                            for (s, &v) in slot.iter_mut().zip(&seg[r * c..]) {
-                                *s = k.kx[r] * widen(v);
-                            }
-                            for i in 1..=r {
-                                let pairs = seg[(r - i) * c..].iter().zip(&seg[(r + i) * c..]);
-                                for (s, (&a, &b)) in slot.iter_mut().zip(pairs) {
-                                    *s = *s + k.kx[r + i] * (widen(a) + widen(b));
-                                }
-                            }
-                        }
-                        (false, 3) => row_taps::<3, _, _>(slot, seg, k.kx, c, widen),
-                        (false, 5) => row_taps::<5, _, _>(slot, seg, k.kx, c, widen),
-                        (false, 7) => row_taps::<7, _, _>(slot, seg, k.kx, c, widen),
-                        (false, _) => {
-                            slot.fill(H::default());
-                            for (t, &kv) in k.kx.iter().enumerate() {
-                                for (s, &v) in slot.iter_mut().zip(&seg[t * c..]) {
-                                    *s = *s + kv * widen(v);
-                                }
-                            }
-                        }
-                    }
+                    row_sums(slot, seg, k, c, widen);
                 }
                 let slot = |j: usize| &ring[((y + j) % kyl) * strip..][..n];
-                match (k.symmetric, kyl) {
-                    (true, 3) => column_pairs::<1, _, _, _>(out_row, slot, k.ky, lift, finish),
-                    (true, 5) => column_pairs::<2, _, _, _>(out_row, slot, k.ky, lift, finish),
-                    (true, 7) => column_pairs::<3, _, _, _>(out_row, slot, k.ky, lift, finish),
-                    (true, _) => {
-                        let acc = &mut acc[..n];
-                        let r = kyl / 2;
-                        for (a, &h) in acc.iter_mut().zip(slot(r)) {
-                            *a = k.ky[r] * lift(h);
-                        }
-                        for i in 1..=r {
-                            for (a, (&p, &q)) in
-                                acc.iter_mut().zip(slot(r - i).iter().zip(slot(r + i)))
-                            {
-                                *a = *a + k.ky[r + i] * (lift(p) + lift(q));
-                            }
-                        }
-                        for (o, &a) in out_row.iter_mut().zip(acc.iter()) {
-                            *o = finish(a);
-                        }
-                    }
-                    (false, 3) => column_taps::<3, _, _, _>(out_row, slot, k.ky, lift, finish),
-                    (false, 5) => column_taps::<5, _, _, _>(out_row, slot, k.ky, lift, finish),
-                    (false, 7) => column_taps::<7, _, _, _>(out_row, slot, k.ky, lift, finish),
-                    (false, _) => {
-                        let acc = &mut acc[..n];
-                        acc.fill(V::default());
-                        for (j, &kv) in k.ky.iter().enumerate() {
-                            for (a, &h) in acc.iter_mut().zip(slot(j)) {
-                                *a = *a + kv * lift(h);
-                            }
-                        }
-                        for (o, &a) in out_row.iter_mut().zip(acc.iter()) {
-                            *o = finish(a);
-                        }
-                    }
+                column_sums(out_row, slot, k, &mut acc[..n], lift, finish);
+            }
+        }
+    }
+}
+
+/// One padded row's sums into `slot`: `seg` is the padded source segment (`slot.len()` plus
+/// the halo), in the order [`SepKernel::symmetric`] says. Small kernels keep the sum in a
+/// register across taps (same order, same result); others add one tap at a time over the row.
+#[inline(always)]
+fn row_sums<T: Copy, H, V>(
+    slot: &mut [H],
+    seg: &[T],
+    k: SepKernel<'_, H, V>,
+    c: usize,
+    widen: &impl Fn(T) -> H,
+) where
+    H: Copy + Default + Add<Output = H> + Mul<Output = H>,
+{
+    match (k.symmetric, k.kx.len()) {
+        (true, 3) => row_pairs::<1, _, _>(slot, seg, k.kx, c, widen),
+        (true, 5) => row_pairs::<2, _, _>(slot, seg, k.kx, c, widen),
+        (true, 7) => row_pairs::<3, _, _>(slot, seg, k.kx, c, widen),
+        (true, _) => {
+            let r = k.kx.len() / 2;
+            for (s, &v) in slot.iter_mut().zip(&seg[r * c..]) {
+                *s = k.kx[r] * widen(v);
+            }
+            for i in 1..=r {
+                let pairs = seg[(r - i) * c..].iter().zip(&seg[(r + i) * c..]);
+                for (s, (&a, &b)) in slot.iter_mut().zip(pairs) {
+                    *s = *s + k.kx[r + i] * (widen(a) + widen(b));
                 }
+            }
+        }
+        (false, 3) => row_taps::<3, _, _>(slot, seg, k.kx, c, widen),
+        (false, 5) => row_taps::<5, _, _>(slot, seg, k.kx, c, widen),
+        (false, 7) => row_taps::<7, _, _>(slot, seg, k.kx, c, widen),
+        (false, _) => {
+            slot.fill(H::default());
+            for (t, &kv) in k.kx.iter().enumerate() {
+                for (s, &v) in slot.iter_mut().zip(&seg[t * c..]) {
+                    *s = *s + kv * widen(v);
+                }
+            }
+        }
+    }
+}
+
+/// One output row from the ring's row sums (`slot(j)` is window row j), in the order
+/// [`SepKernel::symmetric`] says; `acc` is scratch of the row's length.
+#[inline(always)]
+fn column_sums<'r, H: Copy + 'r, V, O>(
+    out_row: &mut [O],
+    slot: impl Fn(usize) -> &'r [H],
+    k: SepKernel<'_, H, V>,
+    acc: &mut [V],
+    lift: &impl Fn(H) -> V,
+    finish: &impl Fn(V) -> O,
+) where
+    V: Copy + Default + Add<Output = V> + Mul<Output = V>,
+{
+    let kyl = k.ky.len();
+    match (k.symmetric, kyl) {
+        (true, 3) => column_pairs::<1, _, _, _>(out_row, slot, k.ky, lift, finish),
+        (true, 5) => column_pairs::<2, _, _, _>(out_row, slot, k.ky, lift, finish),
+        (true, 7) => column_pairs::<3, _, _, _>(out_row, slot, k.ky, lift, finish),
+        (true, _) => {
+            let r = kyl / 2;
+            for (a, &h) in acc.iter_mut().zip(slot(r)) {
+                *a = k.ky[r] * lift(h);
+            }
+            for i in 1..=r {
+                for (a, (&p, &q)) in acc.iter_mut().zip(slot(r - i).iter().zip(slot(r + i))) {
+                    *a = *a + k.ky[r + i] * (lift(p) + lift(q));
+                }
+            }
+            for (o, &a) in out_row.iter_mut().zip(acc.iter()) {
+                *o = finish(a);
+            }
+        }
+        (false, 3) => column_taps::<3, _, _, _>(out_row, slot, k.ky, lift, finish),
+        (false, 5) => column_taps::<5, _, _, _>(out_row, slot, k.ky, lift, finish),
+        (false, 7) => column_taps::<7, _, _, _>(out_row, slot, k.ky, lift, finish),
+        (false, _) => {
+            acc.fill(V::default());
+            for (j, &kv) in k.ky.iter().enumerate() {
+                for (a, &h) in acc.iter_mut().zip(slot(j)) {
+                    *a = *a + kv * lift(h);
+                }
+            }
+            for (o, &a) in out_row.iter_mut().zip(acc.iter()) {
+                *o = finish(a);
             }
         }
     }
@@ -239,7 +266,8 @@ where
 
 /// Elements per column strip of a row of `row_len` elements (`channels` per pixel) whose ring
 /// holds `ring_bytes_per_element` bytes per element: a ring of at most 32 KiB, in equal strips
-/// of whole pixels, a multiple of 16 elements where the row allows (whole vectors).
+/// of whole pixels, a multiple of 64 elements where the row allows (whole unrolled vector
+/// loops, no scalar epilogue).
 fn strip_len(row_len: usize, ring_bytes_per_element: usize, channels: usize) -> usize {
     const RING_BYTES: usize = 32 << 10;
     let target = (RING_BYTES / ring_bytes_per_element.max(1)).max(256);
