@@ -8,6 +8,7 @@ use yam_plugin_api::{
     Image, PixelData, PluginError,
 };
 
+use super::aligned::map_aligned;
 use super::border::{index_table, RowPadder};
 use super::separable_u8::gaussian_u8;
 use crate::isa::Isa;
@@ -186,9 +187,9 @@ fn row_sums<T: Copy, H, V>(
     H: Copy + Default + Add<Output = H> + Mul<Output = H>,
 {
     match (k.symmetric, k.kx.len()) {
-        (true, 3) => row_pairs::<1, _, _>(slot, seg, k.kx, c, widen),
-        (true, 5) => row_pairs::<2, _, _>(slot, seg, k.kx, c, widen),
-        (true, 7) => row_pairs::<3, _, _>(slot, seg, k.kx, c, widen),
+        (true, 3) => row_pairs::<3, _, _>(slot, seg, k.kx, c, widen),
+        (true, 5) => row_pairs::<5, _, _>(slot, seg, k.kx, c, widen),
+        (true, 7) => row_pairs::<7, _, _>(slot, seg, k.kx, c, widen),
         (true, _) => {
             let r = k.kx.len() / 2;
             for (s, &v) in slot.iter_mut().zip(&seg[r * c..]) {
@@ -230,9 +231,9 @@ fn column_sums<'r, H: Copy + 'r, V, O>(
 {
     let kyl = k.ky.len();
     match (k.symmetric, kyl) {
-        (true, 3) => column_pairs::<1, _, _, _>(out_row, slot, k.ky, lift, finish),
-        (true, 5) => column_pairs::<2, _, _, _>(out_row, slot, k.ky, lift, finish),
-        (true, 7) => column_pairs::<3, _, _, _>(out_row, slot, k.ky, lift, finish),
+        (true, 3) => column_pairs::<3, _, _, _>(out_row, slot, k.ky, lift, finish),
+        (true, 5) => column_pairs::<5, _, _, _>(out_row, slot, k.ky, lift, finish),
+        (true, 7) => column_pairs::<7, _, _, _>(out_row, slot, k.ky, lift, finish),
         (true, _) => {
             let r = kyl / 2;
             for (a, &h) in acc.iter_mut().zip(slot(r)) {
@@ -290,22 +291,21 @@ fn row_taps<const N: usize, T: Copy, H>(
 ) where
     H: Copy + Default + Add<Output = H> + Mul<Output = H>,
 {
-    let n = slot.len();
     let kx: [H; N] = std::array::from_fn(|t| kx[t]);
-    let src: [&[T]; N] = std::array::from_fn(|t| &padded[t * c..t * c + n]);
-    for (x, s) in slot.iter_mut().enumerate() {
+    let taps: [&[T]; N] = std::array::from_fn(|t| &padded[t * c..]);
+    map_aligned(slot, taps, |v| {
         let mut a = H::default();
         for t in 0..N {
-            a = a + kx[t] * widen(src[t][x]);
+            a = a + kx[t] * widen(v[t]);
         }
-        *s = a;
-    }
+        a
+    });
 }
 
-/// `slot[x] = kx[R]·w(x) + Σ_{i=1..=R} kx[R+i]·(w(x-i) + w(x+i))`, `w` = `widen(padded)`
-/// centred at `R`, in that order (the symmetric form of [`row_taps`]).
+/// `slot[x] = kx[r]·w(x) + Σ_{i=1..=r} kx[r+i]·(w(x-i) + w(x+i))`, `w` = `widen(padded)`
+/// centred at `r = N / 2`, in that order (the symmetric form of [`row_taps`]).
 #[inline(always)]
-fn row_pairs<const R: usize, T: Copy, H>(
+fn row_pairs<const N: usize, T: Copy, H>(
     slot: &mut [H],
     padded: &[T],
     kx: &[H],
@@ -314,25 +314,30 @@ fn row_pairs<const R: usize, T: Copy, H>(
 ) where
     H: Copy + Add<Output = H> + Mul<Output = H>,
 {
-    let n = slot.len();
-    let centre = kx[R];
-    let kx: [H; R] = std::array::from_fn(|i| kx[R + 1 + i]);
-    let mid = &padded[R * c..R * c + n];
-    let left: [&[T]; R] = std::array::from_fn(|i| &padded[(R - 1 - i) * c..][..n]);
-    let right: [&[T]; R] = std::array::from_fn(|i| &padded[(R + 1 + i) * c..][..n]);
-    for (x, s) in slot.iter_mut().enumerate() {
-        let mut a = centre * widen(mid[x]);
-        for i in 0..R {
-            a = a + kx[i] * (widen(left[i][x]) + widen(right[i][x]));
-        }
-        *s = a;
-    }
+    let kx: [H; N] = std::array::from_fn(|t| kx[t]);
+    let taps: [&[T]; N] = std::array::from_fn(|t| &padded[t * c..]);
+    map_aligned(slot, taps, |v| symmetric_sum(&kx, v.map(widen)));
 }
 
-/// `out[x] = finish(ky[R]·l(R) + Σ_{i=1..=R} ky[R+i]·(l(R-i) + l(R+i)))`, `l(j)` =
-/// `lift(slot(j)[x])`, in that order (the symmetric form of [`column_taps`]).
+/// `k[r]·v[r] + Σ_{i=1..=r} k[r+i]·(v[r-i] + v[r+i])` in that order, `r = N / 2`.
 #[inline(always)]
-fn column_pairs<'r, const R: usize, H: Copy + 'r, V, O>(
+fn symmetric_sum<const N: usize, H>(k: &[H; N], v: [H; N]) -> H
+where
+    H: Copy + Add<Output = H> + Mul<Output = H>,
+{
+    let r = N / 2;
+    let mut a = k[r] * v[r];
+    // Not `1..=r`: an inclusive range kept LLVM from vectorising the caller's loop.
+    for i in 0..r {
+        a = a + k[r + 1 + i] * (v[r - 1 - i] + v[r + 1 + i]);
+    }
+    a
+}
+
+/// `out[x] = finish(ky[r]·l(r) + Σ_{i=1..=r} ky[r+i]·(l(r-i) + l(r+i)))`, `l(j)` =
+/// `lift(slot(j)[x])`, `r = N / 2`, in that order (the symmetric form of [`column_taps`]).
+#[inline(always)]
+fn column_pairs<'r, const N: usize, H: Copy + 'r, V, O>(
     out: &mut [O],
     slot: impl Fn(usize) -> &'r [H],
     ky: &[V],
@@ -341,19 +346,9 @@ fn column_pairs<'r, const R: usize, H: Copy + 'r, V, O>(
 ) where
     V: Copy + Add<Output = V> + Mul<Output = V>,
 {
-    let n = out.len();
-    let centre = ky[R];
-    let ky: [V; R] = std::array::from_fn(|i| ky[R + 1 + i]);
-    let mid = &slot(R)[..n];
-    let above: [&[H]; R] = std::array::from_fn(|i| &slot(R - 1 - i)[..n]);
-    let below: [&[H]; R] = std::array::from_fn(|i| &slot(R + 1 + i)[..n]);
-    for (x, o) in out.iter_mut().enumerate() {
-        let mut a = centre * lift(mid[x]);
-        for i in 0..R {
-            a = a + ky[i] * (lift(above[i][x]) + lift(below[i][x]));
-        }
-        *o = finish(a);
-    }
+    let ky: [V; N] = std::array::from_fn(|j| ky[j]);
+    let rows: [&[H]; N] = std::array::from_fn(slot);
+    map_aligned(out, rows, |v| finish(symmetric_sum(&ky, v.map(lift))));
 }
 
 /// `out[x] = finish(Σ ky[j]·lift(slot(j)[x]))`, summed from 0 in tap order.
@@ -367,16 +362,15 @@ fn column_taps<'r, const N: usize, H: Copy + 'r, V, O>(
 ) where
     V: Copy + Default + Add<Output = V> + Mul<Output = V>,
 {
-    let n = out.len();
     let ky: [V; N] = std::array::from_fn(|j| ky[j]);
-    let rows: [&[H]; N] = std::array::from_fn(|j| &slot(j)[..n]);
-    for (x, o) in out.iter_mut().enumerate() {
+    let rows: [&[H]; N] = std::array::from_fn(slot);
+    map_aligned(out, rows, |v| {
         let mut a = V::default();
         for j in 0..N {
-            a = a + ky[j] * lift(rows[j][x]);
+            a = a + ky[j] * lift(v[j]);
         }
-        *o = finish(a);
-    }
+        finish(a)
+    });
 }
 
 pub use yam_plugin_api::exact::{gaussian_kernel, gaussian_kernel_f32, gaussian_kernel_fixed};

@@ -1,6 +1,7 @@
 //! Kernels, one file per family, and [`execute`], which dispatches a [`KernelCall`] to them.
 
 pub mod adaptive;
+mod aligned;
 pub mod analysis;
 pub mod bilateral;
 pub mod blur;

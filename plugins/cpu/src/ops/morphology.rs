@@ -8,6 +8,7 @@
 //! from a sparse table of the padded source row (two lookups per run). Row bands run in
 //! parallel. Channels are independent and no arithmetic is done, so every dtype is exact.
 
+use super::aligned::map_aligned;
 use super::blur::Plane;
 use super::border::prefetch_row;
 use crate::isa::Isa;
@@ -308,15 +309,13 @@ fn pick_shifted<'s, T: Pixel + 's, E: Extremum>(
 /// `out[e]` = the extremum of the N sources at `e`, kept in a register across sources.
 #[inline(always)]
 fn pick_n<T: Pixel, E: Extremum, const N: usize>(out: &mut [T], src: [&[T]; N]) {
-    let n = out.len();
-    let src: [&[T]; N] = src.map(|s| &s[..n]);
-    for (x, o) in out.iter_mut().enumerate() {
-        let mut v = src[0][x];
-        for s in &src[1..] {
-            v = E::pick(v, s[x]);
+    map_aligned(out, src, |v| {
+        let mut m = v[0];
+        for &s in &v[1..] {
+            m = E::pick(m, s);
         }
-        *o = v;
-    }
+        m
+    });
 }
 
 /// `dst[e] = pick(a[e], b[e])`.
