@@ -1,6 +1,7 @@
 //! Measurements written as JSON: OpenCV `calcHist`, and per-label region properties.
 
 use super::labeling;
+use super::value_counts::{counts_u16, counts_u8};
 use serde_json::{json, Value};
 use yam_plugin_api::{kernels::HistogramParams, DType, Image, PixelData, PluginError};
 
@@ -42,8 +43,8 @@ pub fn histogram(src: &Image, p: &HistogramParams) -> Result<Value, PluginError>
     let bin = Binning::new(bins as usize, lo32, hi32);
     let mut counts = vec![0u64; bins as usize];
     match &src.data {
-        PixelData::U8(v) => count_by_value(v, 256, &bin, &mut counts),
-        PixelData::U16(v) => count_by_value(v, 65536, &bin, &mut counts),
+        PixelData::U8(v) => bin_value_counts(&counts_u8(v), &bin, &mut counts),
+        PixelData::U16(v) => bin_value_counts(&counts_u16(v), &bin, &mut counts),
         PixelData::F32(v) => {
             for &x in v {
                 if let Some(b) = bin.of(f64::from(x)) {
@@ -89,17 +90,8 @@ impl Binning {
     }
 }
 
-/// Counts integer pixels per value, then adds each value's count to its bin.
-fn count_by_value<T: Copy + Into<usize>>(
-    src: &[T],
-    levels: usize,
-    bin: &Binning,
-    counts: &mut [u64],
-) {
-    let mut per_value = vec![0u64; levels];
-    for &v in src {
-        per_value[v.into()] += 1;
-    }
+/// Adds each value's count (`per_value[v]` pixels of value `v`) to its bin.
+fn bin_value_counts(per_value: &[u64], bin: &Binning, counts: &mut [u64]) {
     for (v, &n) in per_value.iter().enumerate() {
         if n > 0 {
             if let Some(b) = bin.of(v as f64) {

@@ -15,6 +15,7 @@ pub mod median;
 pub mod morphology;
 mod separable_u8;
 pub mod threshold;
+mod value_counts;
 
 use serde_json::{Map, Value};
 use yam_plugin_api::{Image, KernelCall, PluginError};
