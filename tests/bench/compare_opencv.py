@@ -132,6 +132,9 @@ def main():
                     help="more runs for fast kernels: each measurement spans about this long, so "
                          "a 1 ms kernel's median is over ~200 runs, not 5")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", nargs="+", default=None, metavar="TEXT",
+                    help="only the rows whose 'kernel image' contains one of these texts, e.g. "
+                         "--only gray_f32 'threshold binary' (to re-measure close rows with more rounds)")
     ap.add_argument("--out", default=None, help="write the markdown table here")
     a = ap.parse_args()
 
@@ -144,6 +147,11 @@ def main():
         cases.append(("pipeline gauss->otsu->open->cc", "gray_u8_4096", ["--pipeline", pipe], cv_pipeline))
         if a.quick:
             cases = cases[:3] + cases[-1:]
+        if a.only:
+            cases = [c for c in cases if any(t in f"{c[0]} {c[1]}" for t in a.only)]
+            if not cases:
+                sys.exit(f"--only {a.only}: no row matches (rows are 'kernel image', e.g. "
+                         f"'gaussian_blur 5x5 s1.5 gray_f32_2048')")
         rows = []
         for name, key, yargs, fn in cases:
             for threads in a.threads:
