@@ -161,6 +161,30 @@ pub(crate) const ALL_MODES: [BorderMode; 5] = [
     BorderMode::Constant,
 ];
 
+/// Asks the CPU to fetch, for writing, the first cache line of each 4 KiB page that `data`
+/// touches. Row-ring kernels call it for the output row they write two rows later: a store
+/// that misses waits for its line, and the hardware prefetcher does not cross into a new page.
+/// One request per page, not per line: a request per line of a whole row fills the line-fill
+/// buffers and stalls the kernel (the f32 Gaussian was 25 % slower that way).
+#[inline]
+pub(crate) fn prefetch_pages_for_write<T>(data: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+        const PAGE: usize = 4096;
+        let start = data.as_ptr() as usize;
+        let end = start + std::mem::size_of_val(data);
+        let mut line = start;
+        while line < end {
+            // SAFETY: a prefetch never faults and writes nothing; the address is inside `data`.
+            unsafe { _mm_prefetch::<_MM_HINT_ET0>(line as *const i8) };
+            line = (line / PAGE + 1) * PAGE;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}
+
 /// [`prefetch`] of row `y` of `data` (rows of `row_len`), if there is one: what a row ring
 /// pads after row `y - 1`.
 #[inline]
