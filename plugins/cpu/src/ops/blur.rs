@@ -192,9 +192,9 @@ fn row_sums<T: Copy, H, V>(
     H: Copy + Default + Add<Output = H> + Mul<Output = H>,
 {
     match (k.symmetric, k.kx.len()) {
-        (true, 3) => row_pairs::<3, _, _>(slot, seg, k.kx, c, widen),
-        (true, 5) => row_pairs::<5, _, _>(slot, seg, k.kx, c, widen),
-        (true, 7) => row_pairs::<7, _, _>(slot, seg, k.kx, c, widen),
+        (true, 3) => row_pass::<3, _, _>(slot, seg, k.kx, c, widen, symmetric_sum),
+        (true, 5) => row_pass::<5, _, _>(slot, seg, k.kx, c, widen, symmetric_sum),
+        (true, 7) => row_pass::<7, _, _>(slot, seg, k.kx, c, widen, symmetric_sum),
         (true, _) => {
             let r = k.kx.len() / 2;
             for (s, &v) in slot.iter_mut().zip(&seg[r * c..]) {
@@ -207,9 +207,9 @@ fn row_sums<T: Copy, H, V>(
                 }
             }
         }
-        (false, 3) => row_taps::<3, _, _>(slot, seg, k.kx, c, widen),
-        (false, 5) => row_taps::<5, _, _>(slot, seg, k.kx, c, widen),
-        (false, 7) => row_taps::<7, _, _>(slot, seg, k.kx, c, widen),
+        (false, 3) => row_pass::<3, _, _>(slot, seg, k.kx, c, widen, tap_sum),
+        (false, 5) => row_pass::<5, _, _>(slot, seg, k.kx, c, widen, tap_sum),
+        (false, 7) => row_pass::<7, _, _>(slot, seg, k.kx, c, widen, tap_sum),
         (false, _) => {
             slot.fill(H::default());
             for (t, &kv) in k.kx.iter().enumerate() {
@@ -236,9 +236,9 @@ fn column_sums<'r, H: Copy + 'r, V, O>(
 {
     let kyl = k.ky.len();
     match (k.symmetric, kyl) {
-        (true, 3) => column_pairs::<3, _, _, _>(out_row, slot, k.ky, lift, finish),
-        (true, 5) => column_pairs::<5, _, _, _>(out_row, slot, k.ky, lift, finish),
-        (true, 7) => column_pairs::<7, _, _, _>(out_row, slot, k.ky, lift, finish),
+        (true, 3) => column_pass::<3, _, _, _>(out_row, slot, k.ky, lift, finish, symmetric_sum),
+        (true, 5) => column_pass::<5, _, _, _>(out_row, slot, k.ky, lift, finish, symmetric_sum),
+        (true, 7) => column_pass::<7, _, _, _>(out_row, slot, k.ky, lift, finish, symmetric_sum),
         (true, _) => {
             let r = kyl / 2;
             for (a, &h) in acc.iter_mut().zip(slot(r)) {
@@ -253,9 +253,9 @@ fn column_sums<'r, H: Copy + 'r, V, O>(
                 *o = finish(a);
             }
         }
-        (false, 3) => column_taps::<3, _, _, _>(out_row, slot, k.ky, lift, finish),
-        (false, 5) => column_taps::<5, _, _, _>(out_row, slot, k.ky, lift, finish),
-        (false, 7) => column_taps::<7, _, _, _>(out_row, slot, k.ky, lift, finish),
+        (false, 3) => column_pass::<3, _, _, _>(out_row, slot, k.ky, lift, finish, tap_sum),
+        (false, 5) => column_pass::<5, _, _, _>(out_row, slot, k.ky, lift, finish, tap_sum),
+        (false, 7) => column_pass::<7, _, _, _>(out_row, slot, k.ky, lift, finish, tap_sum),
         (false, _) => {
             acc.fill(V::default());
             for (j, &kv) in k.ky.iter().enumerate() {
@@ -285,46 +285,53 @@ fn strip_len(row_len: usize, ring_bytes_per_element: usize, channels: usize) -> 
     row_len.div_ceil(strips).div_ceil(unit) * unit
 }
 
-/// `slot[x] = Σ kx[t]·widen(padded[x + t·c])`, summed from 0 in tap order.
+/// `slot[x] = sum(kx, [widen(padded[x + t·c]) for each tap t])`: one row pass of an `N`-tap
+/// kernel, the taps' sum kept in a register ([`tap_sum`] or [`symmetric_sum`]).
 #[inline(always)]
-fn row_taps<const N: usize, T: Copy, H>(
+fn row_pass<const N: usize, T: Copy, H: Copy>(
     slot: &mut [H],
     padded: &[T],
     kx: &[H],
     c: usize,
     widen: &impl Fn(T) -> H,
-) where
+    sum: impl Fn(&[H; N], [H; N]) -> H,
+) {
+    let kx: [H; N] = std::array::from_fn(|t| kx[t]);
+    let taps: [&[T]; N] = std::array::from_fn(|t| &padded[t * c..]);
+    map_aligned(slot, taps, |v| sum(&kx, v.map(widen)));
+}
+
+/// `out[x] = finish(sum(ky, [lift(slot(j)[x]) for each tap j]))`: one column pass of an
+/// `N`-tap kernel over the ring's row sums.
+#[inline(always)]
+fn column_pass<'r, const N: usize, H: Copy + 'r, V: Copy, O>(
+    out: &mut [O],
+    slot: impl Fn(usize) -> &'r [H],
+    ky: &[V],
+    lift: &impl Fn(H) -> V,
+    finish: &impl Fn(V) -> O,
+    sum: impl Fn(&[V; N], [V; N]) -> V,
+) {
+    let ky: [V; N] = std::array::from_fn(|j| ky[j]);
+    let rows: [&[H]; N] = std::array::from_fn(slot);
+    map_aligned(out, rows, |v| finish(sum(&ky, v.map(lift))));
+}
+
+/// `0 + k[0]·v[0] + k[1]·v[1] + …`, in tap order.
+#[inline(always)]
+fn tap_sum<const N: usize, H>(k: &[H; N], v: [H; N]) -> H
+where
     H: Copy + Default + Add<Output = H> + Mul<Output = H>,
 {
-    let kx: [H; N] = std::array::from_fn(|t| kx[t]);
-    let taps: [&[T]; N] = std::array::from_fn(|t| &padded[t * c..]);
-    map_aligned(slot, taps, |v| {
-        let mut a = H::default();
-        for t in 0..N {
-            a = a + kx[t] * widen(v[t]);
-        }
-        a
-    });
+    let mut a = H::default();
+    for t in 0..N {
+        a = a + k[t] * v[t];
+    }
+    a
 }
 
-/// `slot[x] = kx[r]·w(x) + Σ_{i=1..=r} kx[r+i]·(w(x-i) + w(x+i))`, `w` = `widen(padded)`
-/// centred at `r = N / 2`, in that order (the symmetric form of [`row_taps`]).
-#[inline(always)]
-fn row_pairs<const N: usize, T: Copy, H>(
-    slot: &mut [H],
-    padded: &[T],
-    kx: &[H],
-    c: usize,
-    widen: &impl Fn(T) -> H,
-) where
-    H: Copy + Add<Output = H> + Mul<Output = H>,
-{
-    let kx: [H; N] = std::array::from_fn(|t| kx[t]);
-    let taps: [&[T]; N] = std::array::from_fn(|t| &padded[t * c..]);
-    map_aligned(slot, taps, |v| symmetric_sum(&kx, v.map(widen)));
-}
-
-/// `k[r]·v[r] + Σ_{i=1..=r} k[r+i]·(v[r-i] + v[r+i])` in that order, `r = N / 2`.
+/// `k[r]·v[r] + k[r+1]·(v[r-1] + v[r+1]) + …` in that order, `r = N / 2` (the symmetric
+/// f32 Gaussian's order, [`SepKernel::symmetric`]).
 #[inline(always)]
 fn symmetric_sum<const N: usize, H>(k: &[H; N], v: [H; N]) -> H
 where
@@ -337,45 +344,6 @@ where
         a = a + k[r + 1 + i] * (v[r - 1 - i] + v[r + 1 + i]);
     }
     a
-}
-
-/// `out[x] = finish(ky[r]·l(r) + Σ_{i=1..=r} ky[r+i]·(l(r-i) + l(r+i)))`, `l(j)` =
-/// `lift(slot(j)[x])`, `r = N / 2`, in that order (the symmetric form of [`column_taps`]).
-#[inline(always)]
-fn column_pairs<'r, const N: usize, H: Copy + 'r, V, O>(
-    out: &mut [O],
-    slot: impl Fn(usize) -> &'r [H],
-    ky: &[V],
-    lift: &impl Fn(H) -> V,
-    finish: &impl Fn(V) -> O,
-) where
-    V: Copy + Add<Output = V> + Mul<Output = V>,
-{
-    let ky: [V; N] = std::array::from_fn(|j| ky[j]);
-    let rows: [&[H]; N] = std::array::from_fn(slot);
-    map_aligned(out, rows, |v| finish(symmetric_sum(&ky, v.map(lift))));
-}
-
-/// `out[x] = finish(Σ ky[j]·lift(slot(j)[x]))`, summed from 0 in tap order.
-#[inline(always)]
-fn column_taps<'r, const N: usize, H: Copy + 'r, V, O>(
-    out: &mut [O],
-    slot: impl Fn(usize) -> &'r [H],
-    ky: &[V],
-    lift: &impl Fn(H) -> V,
-    finish: &impl Fn(V) -> O,
-) where
-    V: Copy + Default + Add<Output = V> + Mul<Output = V>,
-{
-    let ky: [V; N] = std::array::from_fn(|j| ky[j]);
-    let rows: [&[H]; N] = std::array::from_fn(slot);
-    map_aligned(out, rows, |v| {
-        let mut a = V::default();
-        for j in 0..N {
-            a = a + ky[j] * lift(v[j]);
-        }
-        finish(a)
-    });
 }
 
 pub use yam_plugin_api::exact::{gaussian_kernel, gaussian_kernel_f32, gaussian_kernel_fixed};
