@@ -161,8 +161,8 @@ pub(crate) const ALL_MODES: [BorderMode; 5] = [
     BorderMode::Constant,
 ];
 
-/// Asks the CPU to fetch, for writing, the first cache line of each 4 KiB page that `data`
-/// touches. Row-ring kernels call it for the output row they write two rows later: a store
+/// Asks the CPU to fetch, for writing, one cache line in each 4 KiB page that `data` touches:
+/// its first line, then the first line of every later page. Row-ring kernels call it for the output row they write two rows later: a store
 /// that misses waits for its line, and the hardware prefetcher does not cross into a new page.
 /// One request per page, not per line: a request per line of a whole row fills the line-fill
 /// buffers and stalls the kernel (the f32 Gaussian was 25 % slower that way).
