@@ -4,6 +4,7 @@ pub mod abi;
 pub mod backends;
 pub mod cli;
 pub mod conformance;
+pub mod huge_alloc;
 pub mod imageio;
 pub mod modules;
 pub mod pipeline;

@@ -1,5 +1,8 @@
 //! The `yam` binary.
 
+#[global_allocator]
+static ALLOCATOR: yam_host::huge_alloc::LargeOnHugePages = yam_host::huge_alloc::LargeOnHugePages;
+
 fn main() -> std::process::ExitCode {
     // Like other Unix tools, stop quietly when the reader of stdout goes away
     // (`yam plugins list | head`) instead of panicking on a broken pipe. Rust ignores SIGPIPE
@@ -10,10 +13,10 @@ fn main() -> std::process::ExitCode {
     yam_host::cli::main()
 }
 
-/// Images are tens of MiB; glibc maps every allocation over 32 MiB afresh and returns it on
-/// free, so each new image of that size pays a page fault per 4 KiB (about as long as the
-/// kernel that fills it). Serving them from the heap and keeping up to 512 MiB of freed memory
-/// lets the next image reuse those pages, as a batch of images or repeated runs do.
+/// Blocks of 4 MiB and more are `huge_alloc`'s, which keeps them for reuse. Smaller ones
+/// (small images, rows, tables) are glibc's, which maps those over its threshold afresh and
+/// returns them on free, so each new one pays a page fault per 4 KiB: serving them from the heap
+/// and keeping up to 512 MiB of freed memory lets the next one reuse those pages.
 fn keep_freed_images() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.
