@@ -15,6 +15,7 @@ use super::blur::band_rows;
 use super::border::{index_table, RowPadder};
 use crate::isa::Isa;
 use crate::pixel::Pixel;
+use crate::recycle::{output_vec, Recyclable};
 
 mod lookup;
 mod u8_band;
@@ -160,7 +161,7 @@ fn tap_offsets(win: &Window, plen: usize, c: usize) -> Vec<isize> {
 }
 
 /// Runs `pixel(padded, centre_index, offsets, out_pixel)` for every pixel, rows in parallel.
-fn for_each_pixel<T: Copy + Sync, O: Copy + Default + Send>(
+fn for_each_pixel<T: Copy + Sync, O: Recyclable>(
     padded: &[T],
     w: usize,
     h: usize,
@@ -172,7 +173,7 @@ fn for_each_pixel<T: Copy + Sync, O: Copy + Default + Send>(
     let plen = (w + 2 * r) * c;
     let ofs = tap_offsets(win, plen, c);
     let row_len = w * c;
-    let mut out = vec![O::default(); row_len * h];
+    let mut out = output_vec::<O>(row_len * h);
     let band = band_rows(h, 4);
     out.par_chunks_mut(band * row_len)
         .enumerate()
@@ -214,7 +215,7 @@ fn bilateral_u8(src: &Image, v: &[u8], p: &BilateralParams, win: &Window, isa: I
         color: &color,
     };
     let row_len = w * c;
-    let mut out = vec![0u8; row_len * h];
+    let mut out = output_vec::<u8>(row_len * h);
     let band = band_rows(h, 16);
     out.par_chunks_mut(band * row_len)
         .enumerate()

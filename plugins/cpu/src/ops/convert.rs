@@ -333,13 +333,13 @@ fn gray_fixed<T: Copy + Into<u32>>(px: &[T], c: [u32; 3]) -> u32 {
 }
 
 /// Applies `f(pixel, x)` to every pixel, rows in parallel.
-fn gray_rows<T: Copy + Send + Sync, U: Copy + Default + Send>(
+fn gray_rows<T: Copy + Send + Sync, U: crate::recycle::Recyclable>(
     src: &[T],
     w: usize,
     cn: usize,
     f: impl Fn(&[T], usize) -> U + Sync,
 ) -> Vec<U> {
-    let mut out = vec![U::default(); src.len() / cn];
+    let mut out = crate::recycle::output_vec::<U>(src.len() / cn);
     if w == 0 {
         return out;
     }
