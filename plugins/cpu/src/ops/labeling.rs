@@ -12,9 +12,11 @@ use std::ops::Range;
 use rayon::prelude::*;
 use yam_plugin_api::{DType, Image, PixelData, PluginError};
 
+mod pixel_pass;
+
+use self::pixel_pass::PixelPass;
 use crate::isa::Isa;
 use crate::recycle::output_vec;
-use crate::simd;
 
 /// OpenCV `connectedComponents`; returns i32 labels and the label count (background included).
 ///
@@ -265,16 +267,14 @@ fn label8(mask: &[u8], w: usize, h: usize, bands: usize) -> (Vec<i32>, u32) {
         .for_each(|((out, (rows, block_rows)), table)| {
             let blocks = &blocks[block_rows.start * bw..block_rows.end * bw];
             let mask = &mask[rows.start * w..rows.end * w];
-            simd::vectorised(
-                isa,
-                PixelPass {
-                    out,
-                    mask,
-                    blocks,
-                    table,
-                    w,
-                },
-            );
+            PixelPass {
+                out,
+                mask,
+                blocks,
+                table,
+                w,
+            }
+            .run(isa);
         });
     BLOCKS.set(blocks);
     (out, count)
@@ -298,73 +298,6 @@ fn reused_blocks(n: usize) -> Vec<u32> {
         blocks.fill(u32::MAX);
     }
     blocks
-}
-
-/// The pixel pass of one band of [`label8`], compiled for the active ISA.
-struct PixelPass<'a> {
-    out: &'a mut [i32],
-    mask: &'a [u8],
-    blocks: &'a [u32],
-    table: &'a [u32],
-    w: usize,
-}
-
-impl simd::PlainKernel for PixelPass<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn run(self) {
-        let PixelPass {
-            out,
-            mask,
-            blocks,
-            table,
-            w,
-        } = self;
-        let bw = w.div_ceil(2);
-        for ((o, m), b) in out
-            .chunks_mut(2 * w)
-            .zip(mask.chunks(2 * w))
-            .zip(blocks.chunks(bw))
-        {
-            write_block_row(o, m, b, table, w);
-        }
-    }
-}
-
-/// The pixels of one block row (`out` and `mask`: its one or two image rows of `w`): each
-/// gets its block's final label, `table[block]`, where the mask is set, else 0; branch-free,
-/// as on noisy masks a branch here mispredicts half the time.
-#[inline(always)]
-fn write_block_row(out: &mut [i32], mask: &[u8], blocks: &[u32], table: &[u32], w: usize) {
-    let (o0, o1) = out.split_at_mut(w.min(out.len()));
-    let (m0, m1) = mask.split_at(w.min(mask.len()));
-    let keep = |m: u8| -i32::from(m != 0);
-    let pairs = w / 2;
-    // One loop per row count, so that each is a straight vector loop.
-    if o1.is_empty() {
-        for bx in 0..pairs {
-            let l = table[blocks[bx] as usize] as i32;
-            o0[2 * bx] = l & keep(m0[2 * bx]);
-            o0[2 * bx + 1] = l & keep(m0[2 * bx + 1]);
-        }
-    } else {
-        let (o1, m1) = (&mut o1[..2 * pairs], &m1[..2 * pairs]);
-        for bx in 0..pairs {
-            let l = table[blocks[bx] as usize] as i32;
-            o0[2 * bx] = l & keep(m0[2 * bx]);
-            o0[2 * bx + 1] = l & keep(m0[2 * bx + 1]);
-            o1[2 * bx] = l & keep(m1[2 * bx]);
-            o1[2 * bx + 1] = l & keep(m1[2 * bx + 1]);
-        }
-    }
-    if w % 2 == 1 {
-        let l = table[blocks[pairs] as usize] as i32;
-        o0[w - 1] = l & keep(m0[w - 1]);
-        if !o1.is_empty() {
-            o1[w - 1] = l & keep(m1[w - 1]);
-        }
-    }
 }
 
 /// What a block does, from the 10 pixels around it (see [`block_actions`]).
@@ -440,23 +373,27 @@ fn scan8(mask: &[u8], w: usize, h: usize, rows: Range<usize>, blocks: &mut [u32]
             &[][..]
         };
         let cur = &mut rest[..bw];
+        // The left block's label, kept in a register: reloading it from `cur` puts a
+        // store-to-load forwarding delay on the chain from block to block.
+        let mut left = 0;
         for bx in 0..bw {
-            let q = &columns[2 * bx..2 * bx + 4];
-            let pattern = usize::from(q[0])
-                | usize::from(q[1]) << 3
-                | usize::from(q[2]) << 6
-                | usize::from(q[3] & 1) << 9;
+            // Columns x - 1 .. x + 2 in one load, each in its own byte.
+            let q = u32::from_le_bytes(columns[2 * bx..2 * bx + 4].try_into().expect("4 bytes"));
+            let pattern =
+                (q & 7 | (q >> 5) & (7 << 3) | (q >> 10) & (7 << 6) | (q >> 15) & (1 << 9))
+                    as usize;
             let act = BLOCK_ACTIONS[pattern];
             if act == 0 {
                 cur[bx] = 0;
+                left = 0;
                 continue;
             }
             let mut l = 0;
-            if act & JOIN_UP != 0 {
-                l = up[bx];
-            }
             if act & JOIN_LEFT != 0 {
-                l = uf.join(l, cur[bx - 1]);
+                l = left;
+            }
+            if act & JOIN_UP != 0 {
+                l = uf.join(l, up[bx]);
             }
             if act & JOIN_UP_LEFT != 0 {
                 l = uf.join(l, up[bx - 1]);
@@ -464,7 +401,8 @@ fn scan8(mask: &[u8], w: usize, h: usize, rows: Range<usize>, blocks: &mut [u32]
             if act & JOIN_UP_RIGHT != 0 {
                 l = uf.join(l, up[bx + 1]);
             }
-            cur[bx] = if l == 0 { uf.make() } else { l };
+            left = if l == 0 { uf.make() } else { l };
+            cur[bx] = left;
         }
     }
     uf
