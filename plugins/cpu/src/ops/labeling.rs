@@ -274,7 +274,7 @@ fn label8(mask: &[u8], w: usize, h: usize, bands: usize) -> (Vec<i32>, u32) {
                 table,
                 w,
             }
-            .run(isa);
+            .run_at(isa);
         });
     BLOCKS.set(blocks);
     (out, count)

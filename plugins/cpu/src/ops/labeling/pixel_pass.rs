@@ -18,7 +18,7 @@ pub(super) struct PixelPass<'a> {
 
 impl PixelPass<'_> {
     /// Runs the pass at `isa` (lowered to what the CPU has).
-    pub(super) fn run(self, isa: Isa) {
+    pub(super) fn run_at(self, isa: Isa) {
         match isa.usable() {
             #[cfg(all(yam_avx512, target_arch = "x86_64"))]
             // SAFETY: `usable` checked that the CPU has AVX-512 F/BW/VL.
