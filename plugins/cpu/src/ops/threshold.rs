@@ -121,7 +121,9 @@ fn threshold_int<T: IntPixel>(src: &[T], thresh: f64, p: &ThresholdParams, isa: 
     // Parallel chunks of whole vectors (any width), so only the last has a scalar tail.
     let mut out = output_vec::<T>(src.len());
     let chunks = out.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK));
-    chunks.for_each(|(dst, src)| {
+    // Jobs of at most 8 chunks (512 KiB of u8): rayon's own splitting left one thread's last
+    // job long enough to finish after the other (2 threads, 4096² u8: 0.640 -> 0.625 ms).
+    chunks.with_max_len(8).for_each(|(dst, src)| {
         let ran = simd::dispatch(isa, Threshold { src, dst, rule }).is_ok();
         debug_assert!(ran, "isa checked above");
     });
