@@ -573,6 +573,24 @@ mod tests {
         Image::new(w, h, 1, PixelData::U8(v.to_vec())).unwrap()
     }
 
+    /// Labels `mask` split into 1 to `max_bands` bands and checks each against flood fill;
+    /// returns flood fill's count. `case` names the mask in a failure.
+    fn check_bands(
+        mask: &[u8],
+        w: usize,
+        h: usize,
+        eight: bool,
+        max_bands: usize,
+        case: &str,
+    ) -> u32 {
+        let (want, wn) = naive(mask, w, h, eight);
+        for bands in 1..=max_bands {
+            let (got, gn) = label_in_bands(mask, w, h, eight, bands);
+            assert_eq!((gn, &got), (wn, &want), "{case}, 8:{eight}, {bands} bands");
+        }
+        wn
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]
 
@@ -619,12 +637,9 @@ mod tests {
                 for y in 0..=3 {
                     set(&mut mask, y, start + len + 1..start + len + 2);
                 }
-                let (want, wn) = naive(&mask, w, h, true);
-                assert_eq!(wn, 2, "one component and background");
-                for bands in 1..=2 {
-                    let (got, gn) = label_in_bands(&mask, w, h, true, bands);
-                    assert_eq!((gn, &got), (wn, &want), "start {start}, len {len}");
-                }
+                let case = format!("start {start}, len {len}");
+                let count = check_bands(&mask, w, h, true, 2, &case);
+                assert_eq!(count, 2, "one component and background");
             }
         }
     }
@@ -679,11 +694,7 @@ mod tests {
                         mask[y * w + x] = 0;
                     }
                 }
-                let (want, wn) = naive(&mask, w, h, true);
-                for bands in 1..=4 {
-                    let (got, gn) = label_in_bands(&mask, w, h, true, bands);
-                    assert_eq!((gn, &got), (wn, &want), "{w}x{h}, {bands} bands");
-                }
+                check_bands(&mask, w, h, true, 4, &format!("{w}x{h}"));
             }
         }
     }
@@ -693,21 +704,14 @@ mod tests {
         // Rows long enough for the vector loops of the pixel pass at every ISA level (odd
         // widths and heights leave a last column and a last single row), sparse to dense.
         let mut next = crate::test_rng::lcg(0x2545_f491_4f6c_dd1d);
-        for (w, h) in [(301, 7), (1001, 9), (64, 3), (257, 1)] {
+        for (w, h) in [(301usize, 7usize), (1001, 9), (64, 3), (257, 1)] {
             for density in [1, 5, 9] {
                 let mask: Vec<u8> = (0..w * h)
                     .map(|_| if next() % 10 < density { 255 } else { 0 })
                     .collect();
                 for eight in [true, false] {
-                    let (want, wn) = naive(&mask, w, h, eight);
-                    for bands in 1..=h.div_ceil(2).min(3) {
-                        let (got, gn) = label_in_bands(&mask, w, h, eight, bands);
-                        assert_eq!(
-                            (gn, &got),
-                            (wn, &want),
-                            "{w}x{h} d{density} 8:{eight} b{bands}"
-                        );
-                    }
+                    let bands = h.div_ceil(2).min(3);
+                    check_bands(&mask, w, h, eight, bands, &format!("{w}x{h} d{density}"));
                 }
             }
         }
