@@ -10,9 +10,10 @@ use yam_plugin_api::{
 
 use super::blur::{band_rows, plane, Plane};
 use super::border::{index_table, RowPadder};
-use super::separable_u8::box_u8;
 use crate::isa::Isa;
 use crate::pixel::Pixel;
+
+mod columns_first;
 
 pub(crate) use yam_plugin_api::exact::u8_div_constants;
 
@@ -147,13 +148,7 @@ pub(crate) fn box_blur_isa(src: &Image, p: &BoxBlurParams, isa: Isa) -> Result<I
         PixelData::U8(v) => {
             let c = u8::saturate_from_f64(p.border.value);
             let (scale, delta) = u8_div_constants(d);
-            // The vector path covers the normalised fast division and the saturated sum.
-            let fast_rule = match (norm, d) {
-                (false, _) => Some(None),
-                (true, 2..=256) => Some(Some((scale, delta))),
-                _ => None,
-            };
-            let fast = fast_rule.and_then(|r| box_u8(plane(src, v), k, r, mode, c, isa));
+            let fast = columns_first::box_u8(plane(src, v), k, norm, mode, c, isa);
             PixelData::U8(fast.unwrap_or_else(|| {
                 window_sums(plane(src, v), k, mode, c, false, u32::from, |s| {
                     if !norm {
@@ -353,8 +348,9 @@ mod tests {
 
     #[test]
     fn every_isa_level_equals_naive_u8() {
-        // Widths around the vector sizes, every border, normalised and not, up to the
-        // largest window the u16 sums take (15) and one beyond it (17, scalar engine).
+        // Widths around the vector sizes, every border, normalised and not, windows whose
+        // division has a signed multiply (3 to 11) or a widened one (13, 15), the largest
+        // window the u16 sums take (15) and one beyond it (17, scalar engine).
         let mut lcg = crate::test_rng::lcg(0xda94_2042_e4dd_58b5);
         let mut next = move || {
             let v = lcg() as u8;
@@ -386,7 +382,7 @@ mod tests {
             );
             let img = img.unwrap();
             for mode in MODES {
-                for k in [1, 3, 5, 15, 17] {
+                for k in [1, 3, 5, 7, 13, 15, 17] {
                     for norm in [true, false] {
                         let p = params(k, norm, mode, 250.0);
                         let want = naive(&img, &p);

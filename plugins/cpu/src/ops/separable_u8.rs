@@ -11,7 +11,7 @@ use super::border::{index_table, RowPadder};
 use crate::isa::Isa;
 use crate::recycle::{output_vec, Recyclable};
 use crate::simd;
-use crate::simd::separable::{ColumnPass, ColumnPassI16, ColumnSlideBox, RowPass};
+use crate::simd::separable::{ColumnPass, ColumnPassI16, RowPass};
 
 /// u8 Gaussian: `(Σ_j ky[j] · Σ_i kx[i] · src + 2^15) >> 16` with the border rule, or `None`
 /// when `isa` is scalar or the taps do not fit the u16 row sums (the caller then runs the
@@ -38,7 +38,7 @@ pub(crate) fn gaussian_u8(
         mode,
         constant,
         isa,
-        |ring, first, out, _: &mut ()| {
+        |ring, first, out| {
             let pass = ColumnPass {
                 ring,
                 first,
@@ -77,7 +77,7 @@ pub(crate) fn derivative_u8_i16(
         mode,
         constant,
         isa,
-        |ring, first, out, _: &mut ()| {
+        |ring, first, out| {
             let pass = ColumnPassI16 {
                 ring,
                 first,
@@ -90,72 +90,17 @@ pub(crate) fn derivative_u8_i16(
     ))
 }
 
-/// u8 box filter of `k`×`k` (k ≤ 15, so sums fit u16): normalised with OpenCV's fast
-/// division constants `(scale, delta)`, or the sum saturated when `scale_delta` is `None`;
-/// `None` when `isa` is scalar or `k` is too large.
-pub(crate) fn box_u8(
-    src: Plane<'_, u8>,
-    k: usize,
-    scale_delta: Option<(u64, u64)>,
-    mode: BorderMode,
-    constant: u8,
-    isa: Isa,
-) -> Option<Vec<u8>> {
-    let (scale, delta) = scale_delta.unwrap_or((0, 0));
-    // Sums below 2^16, and (S + delta) · scale below 2^32 (as the constants guarantee).
-    let fits =
-        255 * (k * k) as u64 + delta < 1 << 16 && (255 * (k * k) as u64 + delta) * scale < 1 << 32;
-    if isa.usable() == Isa::Scalar || !fits || (scale_delta.is_some() && scale == 0) {
-        return None;
-    }
-    let ones = vec![1u16; k];
-    // Per band, a running column sum: empty until the band's first row, which fills it with
-    // the window's k - 1 upper row sums; then each output row adds the newest row sums and
-    // the oldest leave (OpenCV's `ColumnSum` order, exact in integers).
-    Some(separable_u8(
-        src,
-        &ones,
-        k,
-        mode,
-        constant,
-        isa,
-        |ring, first, out, col: &mut Vec<u16>| {
-            let len = out.len();
-            let slot = |j: usize| &ring[((first + j) % k) * len..][..len];
-            if col.is_empty() {
-                col.resize(len, 0);
-                for j in 0..k - 1 {
-                    for (a, &v) in col.iter_mut().zip(slot(j)) {
-                        *a = a.wrapping_add(v);
-                    }
-                }
-            }
-            let pass = ColumnSlideBox {
-                col,
-                new: slot(k - 1),
-                old: slot(0),
-                scale: scale as u32,
-                delta: delta as u32,
-                out,
-            };
-            let ran = simd::dispatch(isa, pass).is_ok();
-            debug_assert!(ran, "isa checked above");
-        },
-    ))
-}
-
 /// Runs the row pass with `kx` into a ring of `kyl` u16 row-sum rows per band, then
-/// `column(ring, first, out_row, state)` per output row, where ring row j of the window is
-/// slot `(first + j) % kyl` and `state` starts as `St::default()` in each band (the box
-/// filter's running column sum). The caller has checked that `isa` is not scalar.
-fn separable_u8<O: Recyclable, St: Default>(
+/// `column(ring, first, out_row)` per output row, where ring row j of the window is slot
+/// `(first + j) % kyl`. The caller has checked that `isa` is not scalar.
+fn separable_u8<O: Recyclable>(
     src: Plane<'_, u8>,
     kx: &[u16],
     kyl: usize,
     mode: BorderMode,
     constant: u8,
     isa: Isa,
-    column: impl Fn(&[u16], usize, &mut [O], &mut St) + Sync,
+    column: impl Fn(&[u16], usize, &mut [O]) + Sync,
 ) -> Vec<O> {
     let c = src.channels;
     let row_len = src.width * c;
@@ -172,7 +117,6 @@ fn separable_u8<O: Recyclable, St: Default>(
         .for_each(|(b, chunk)| {
             let mut padded = vec![constant; padder.padded_len()];
             let mut ring = vec![0u16; kyl * row_len];
-            let mut state = St::default();
             for (i, out_row) in chunk.chunks_mut(row_len).enumerate() {
                 let y = b * band + i;
                 // The ring holds padded row p in slot p % kyl; after the first row of the
@@ -189,7 +133,7 @@ fn separable_u8<O: Recyclable, St: Default>(
                     let ran = simd::dispatch(isa, pass).is_ok();
                     debug_assert!(ran, "isa checked above");
                 }
-                column(&ring, y % kyl, out_row, &mut state);
+                column(&ring, y % kyl, out_row);
             }
         });
     out

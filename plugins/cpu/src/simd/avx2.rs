@@ -146,20 +146,24 @@ impl Simd for Avx2 {
         unsafe { _mm256_mulhi_epu16(a, b) }
     }
     #[inline(always)]
+    fn mulhi_i16(self, a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_mulhi_epi16(a, b) }
+    }
+    #[inline(always)]
+    fn sign_mask_i16(self, a: __m256i) -> __m256i {
+        unsafe { _mm256_srai_epi16::<15>(a) }
+    }
+    #[inline(always)]
+    fn shr_u16(self, a: __m256i, n: u32) -> __m256i {
+        unsafe { _mm256_srl_epi16(a, _mm_cvtsi32_si128(n as i32)) }
+    }
+    #[inline(always)]
     fn unpack_lo_u16(self, lo: __m256i, hi: __m256i) -> __m256i {
         unsafe { _mm256_unpacklo_epi16(lo, hi) }
     }
     #[inline(always)]
     fn unpack_hi_u16(self, lo: __m256i, hi: __m256i) -> __m256i {
         unsafe { _mm256_unpackhi_epi16(lo, hi) }
-    }
-    #[inline(always)]
-    fn mullo_u32(self, a: __m256i, b: __m256i) -> __m256i {
-        unsafe { _mm256_mullo_epi32(a, b) }
-    }
-    #[inline(always)]
-    fn shr23_u32(self, a: __m256i) -> __m256i {
-        unsafe { _mm256_srli_epi32::<23>(a) }
     }
     #[inline(always)]
     fn shr16_u32(self, a: __m256i) -> __m256i {

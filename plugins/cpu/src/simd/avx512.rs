@@ -147,8 +147,16 @@ impl Simd for Avx512 {
         unsafe { _mm512_mulhi_epu16(a, b) }
     }
     #[inline(always)]
-    fn mullo_u32(self, a: __m512i, b: __m512i) -> __m512i {
-        unsafe { _mm512_mullo_epi32(a, b) }
+    fn mulhi_i16(self, a: __m512i, b: __m512i) -> __m512i {
+        unsafe { _mm512_mulhi_epi16(a, b) }
+    }
+    #[inline(always)]
+    fn sign_mask_i16(self, a: __m512i) -> __m512i {
+        unsafe { _mm512_srai_epi16::<15>(a) }
+    }
+    #[inline(always)]
+    fn shr_u16(self, a: __m512i, n: u32) -> __m512i {
+        unsafe { _mm512_srl_epi16(a, _mm_cvtsi32_si128(n as i32)) }
     }
     #[inline(always)]
     fn unpack_lo_u16(self, lo: __m512i, hi: __m512i) -> __m512i {
@@ -161,10 +169,6 @@ impl Simd for Avx512 {
     #[inline(always)]
     fn shr16_u32(self, a: __m512i) -> __m512i {
         unsafe { _mm512_srli_epi32::<16>(a) }
-    }
-    #[inline(always)]
-    fn shr23_u32(self, a: __m512i) -> __m512i {
-        unsafe { _mm512_srli_epi32::<23>(a) }
     }
     #[inline(always)]
     fn pack_u32_u16(self, lo: __m512i, hi: __m512i) -> __m512i {

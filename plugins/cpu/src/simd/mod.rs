@@ -25,6 +25,7 @@ mod avx512;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod sse41;
 
+pub(crate) mod box_sums;
 pub(crate) mod median;
 pub(crate) mod median_bits;
 pub(crate) mod separable;
@@ -83,16 +84,20 @@ pub(crate) trait Simd: Copy {
     fn mullo_u16(self, a: Self::V, b: Self::V) -> Self::V;
     /// High 16 bits of the unsigned products.
     fn mulhi_u16(self, a: Self::V, b: Self::V) -> Self::V;
+    /// High 16 bits of the signed products. (LLVM compiles this one lane for lane; its
+    /// unsigned twin [`Simd::mulhi_u16`] is widened to u32 lanes when the operands are not
+    /// known to be small.)
+    fn mulhi_i16(self, a: Self::V, b: Self::V) -> Self::V;
+    /// All ones in the i16 lanes that are negative, else zero (arithmetic shift by 15).
+    fn sign_mask_i16(self, a: Self::V) -> Self::V;
+    /// Logical right shift of u16 lanes by `n` (0 to 15).
+    fn shr_u16(self, a: Self::V, n: u32) -> Self::V;
     /// Interleaves u16 lanes `lo`, `hi` into u32 lanes `hi << 16 | lo`: the first and second
     /// halves of each 128-bit block (undone by [`Simd::pack_u32_u16`]).
     fn unpack_lo_u16(self, lo: Self::V, hi: Self::V) -> Self::V;
     fn unpack_hi_u16(self, lo: Self::V, hi: Self::V) -> Self::V;
-    /// Low 32 bits of the products.
-    fn mullo_u32(self, a: Self::V, b: Self::V) -> Self::V;
     /// Logical right shift of u32 lanes by 16.
     fn shr16_u32(self, a: Self::V) -> Self::V;
-    /// Logical right shift of u32 lanes by 23.
-    fn shr23_u32(self, a: Self::V) -> Self::V;
     /// Saturating narrowing of the u32 lanes made by `unpack_lo_u16` / `unpack_hi_u16`
     /// back to u16 lanes in the original order.
     fn pack_u32_u16(self, lo: Self::V, hi: Self::V) -> Self::V;

@@ -32,23 +32,6 @@ impl Kernel for RowPass<'_> {
             return row_scalar(self);
         }
         let (src, c) = (self.src, self.c);
-        if self.taps.iter().all(|&k| k == 1) {
-            // Box sums: no multiplies (same sums); the common widths unrolled.
-            match self.taps.len() {
-                3 => box_row::<S, 3>(s, src, c, self.out),
-                5 => box_row::<S, 5>(s, src, c, self.out),
-                k => {
-                    for x in starts(len, n) {
-                        let mut acc = s.splat_u16(0);
-                        for t in 0..k {
-                            acc = s.add_u16(acc, s.load_widen_u8(&src[x + t * c..]));
-                        }
-                        s.store(u16_bytes_mut(&mut self.out[x..]), acc);
-                    }
-                }
-            }
-            return;
-        }
         match self.taps.len() {
             3 => weighted_row::<S, 3>(s, src, c, self.taps, self.out),
             5 => weighted_row::<S, 5>(s, src, c, self.taps, self.out),
@@ -84,21 +67,6 @@ fn weighted_row<S: Simd, const K: usize>(
         let mut acc = s.mullo_u16(s.load_widen_u8(window), taps[0]);
         for (t, &k) in taps.iter().enumerate().skip(1) {
             acc = s.add_u16(acc, s.mullo_u16(s.load_widen_u8(&window[t * c..]), k));
-        }
-        s.store(u16_bytes_mut(&mut out[x..]), acc);
-    }
-}
-
-/// `out[x] = Σ_{t<K} src[x + t·c]` on vectors (`out` at least one vector long).
-#[inline(always)]
-fn box_row<S: Simd, const K: usize>(s: S, src: &[u8], c: usize, out: &mut [u16]) {
-    let n = S::BYTES / 2;
-    for x in starts(out.len(), n) {
-        // One bounds check for the K loads.
-        let window = &src[x..x + (K - 1) * c + n];
-        let mut acc = s.load_widen_u8(window);
-        for t in 1..K {
-            acc = s.add_u16(acc, s.load_widen_u8(&window[t * c..]));
         }
         s.store(u16_bytes_mut(&mut out[x..]), acc);
     }
@@ -225,84 +193,6 @@ impl Kernel for ColumnPassI16<'_> {
                 acc = s.add_u16(acc, s.mullo_u16(v, s.splat_u16(k)));
             }
             s.store(i16_bytes_mut(&mut self.out[x..]), acc);
-        }
-    }
-}
-
-/// One output row of the u8 box filter from a running column sum: `a = col + new` (the
-/// window's k row sums), `out = finish(a)`, then `col = a - old` (the oldest row leaves the
-/// window), so the cost per pixel does not depend on k. `finish` is OpenCV's fast division
-/// `((a + delta) · scale) >> 23`, or the sum saturated when `scale` is 0. The caller ensures
-/// the sums fit u16 (k ≤ 15) and `(a + delta) · scale < 2^32`.
-#[derive(Debug)]
-pub(crate) struct ColumnSlideBox<'a> {
-    pub col: &'a mut [u16],
-    pub new: &'a [u16],
-    pub old: &'a [u16],
-    pub scale: u32,
-    pub delta: u32,
-    pub out: &'a mut [u8],
-}
-
-impl ColumnSlideBox<'_> {
-    #[inline(always)]
-    fn finish(&self, sum: u16) -> u8 {
-        if self.scale == 0 {
-            sum.min(255) as u8
-        } else {
-            (((u32::from(sum) + self.delta) * self.scale) >> 23) as u8
-        }
-    }
-}
-
-impl Kernel for ColumnSlideBox<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn run<S: Simd>(self, s: S) {
-        let (n, half) = (S::BYTES, S::BYTES / 2);
-        let len = self.out.len();
-        assert!(self.col.len() == len && self.new.len() == len && self.old.len() == len);
-        let (zero, delta, scale) = (
-            s.splat_u32(0),
-            s.splat_u32(self.delta),
-            s.splat_u32(self.scale),
-        );
-        let max = s.splat_u16(255);
-        // Whole vectors only: `col` is updated in place, so a last vector overlapping the
-        // one before would subtract twice.
-        let whole = len / n * n;
-        for x in (0..whole).step_by(n) {
-            let mut sums = [zero; 2];
-            for (h, sum) in sums.iter_mut().enumerate() {
-                let at = x + h * half;
-                let a = s.add_u16(
-                    s.load(u16_bytes(&self.col[at..])),
-                    s.load(u16_bytes(&self.new[at..])),
-                );
-                let left = s.subs_u16(a, s.load(u16_bytes(&self.old[at..])));
-                s.store(u16_bytes_mut(&mut self.col[at..]), left);
-                *sum = a;
-            }
-            let mut out = [zero; 2];
-            for (o, a) in out.iter_mut().zip(sums) {
-                *o = if self.scale == 0 {
-                    s.min_u16(a, max)
-                } else {
-                    // Widen to u32 (the high halves are 0), divide, narrow back.
-                    let lo = s.add_u32(s.unpack_lo_u16(a, zero), delta);
-                    let hi = s.add_u32(s.unpack_hi_u16(a, zero), delta);
-                    let lo = s.shr23_u32(s.mullo_u32(lo, scale));
-                    let hi = s.shr23_u32(s.mullo_u32(hi, scale));
-                    s.pack_u32_u16(lo, hi)
-                };
-            }
-            s.store(&mut self.out[x..], s.pack_u16_u8(out[0], out[1]));
-        }
-        for x in whole..len {
-            let a = self.col[x].wrapping_add(self.new[x]);
-            self.out[x] = self.finish(a);
-            self.col[x] = a.wrapping_sub(self.old[x]);
         }
     }
 }
