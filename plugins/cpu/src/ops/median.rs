@@ -14,6 +14,7 @@ use crate::simd::{
     self,
     median::{replicate_edges, Median3Sorted, MedianRow},
     median_bits::{MedianBits, MAX_K as MEDIAN_BITS_MAX_K},
+    median_pairs::MedianPairs,
     Lane,
 };
 
@@ -282,33 +283,65 @@ fn selection_network(n: usize, rank: usize) -> (Vec<(usize, usize)>, usize) {
 /// holds window element `w` for every position in the tile, so each comparator is an
 /// element-wise min/max over arrays (which the compiler vectorises).
 fn median5<T: Ordered + Default>(src: Plane<'_, T>, isa: Isa) -> Vec<T> {
-    const TILE: usize = 256;
     let c = src.channels;
-    let (net, out_wire) = selection_network(25, 12);
+    let network = selection_network(25, 12);
     for_each_window_row(src, 5, |w, out, wires: &mut Vec<T>| {
-        if vector_row(isa, w, c, out) {
-            return;
-        }
-        wires.resize(25 * TILE, T::default());
-        for (tile, out) in out.chunks_mut(TILE).enumerate() {
-            let (start, len) = (tile * TILE, out.len());
-            for (dy, row) in w.rows().enumerate() {
-                for dx in 0..5 {
-                    let src = &row[start + dx * c..][..len];
-                    wires[(dy * 5 + dx) * TILE..][..len].copy_from_slice(src);
-                }
-            }
-            for &(a, b) in &net {
-                let (lo, hi) = two_wires(wires, a, b, TILE);
-                for (p, q) in lo[..len].iter_mut().zip(&mut hi[..len]) {
-                    let (x, y) = (*p, *q);
-                    *p = min2(x, y);
-                    *q = max2(x, y);
-                }
-            }
-            out.copy_from_slice(&wires[out_wire * TILE..][..len]);
+        median5_row(w, c, &network, isa, out, wires)
+    })
+}
+
+/// u8 5×5 median: one-channel rows two outputs per network ([`MedianPairs`]), everything
+/// else as [`median5`].
+fn median5_u8(src: Plane<'_, u8>, isa: Isa) -> Vec<u8> {
+    if src.channels != 1 {
+        return median5(src, isa);
+    }
+    let network = selection_network(25, 12);
+    for_each_window_row(src, 5, |w, out, scratch: &mut Vec<u8>| {
+        scratch.resize(MedianPairs::scratch_len(out.len()), 0);
+        let pairs = MedianPairs {
+            rows: w.first_rows::<5>(),
+            sorted: scratch,
+            out: &mut *out,
+        };
+        if !simd::dispatch(isa, pairs).unwrap_or(false) {
+            median5_row(w, 1, &network, isa, out, scratch);
         }
     })
+}
+
+/// One output row of [`median5`]: the 25-input network on vectors, or on tiles of `wires`.
+fn median5_row<T: Ordered + Default>(
+    w: Window<'_, T>,
+    c: usize,
+    (net, out_wire): &(Vec<(usize, usize)>, usize),
+    isa: Isa,
+    out: &mut [T],
+    wires: &mut Vec<T>,
+) {
+    const TILE: usize = 256;
+    if vector_row(isa, w, c, out) {
+        return;
+    }
+    wires.resize(25 * TILE, T::default());
+    for (tile, out) in out.chunks_mut(TILE).enumerate() {
+        let (start, len) = (tile * TILE, out.len());
+        for (dy, row) in w.rows().enumerate() {
+            for dx in 0..5 {
+                let src = &row[start + dx * c..][..len];
+                wires[(dy * 5 + dx) * TILE..][..len].copy_from_slice(src);
+            }
+        }
+        for &(a, b) in net {
+            let (lo, hi) = two_wires(wires, a, b, TILE);
+            for (p, q) in lo[..len].iter_mut().zip(&mut hi[..len]) {
+                let (x, y) = (*p, *q);
+                *p = min2(x, y);
+                *q = max2(x, y);
+            }
+        }
+        out.copy_from_slice(&wires[out_wire * TILE..][..len]);
+    }
 }
 
 /// Mutable views of wires `a` and `b` (distinct) of `wires`, each `tile` long.
@@ -485,7 +518,7 @@ pub(crate) fn median_blur_isa(
     let data = match &src.data {
         PixelData::U8(v) => match k {
             3 => PixelData::U8(median3(plane(src, v), isa)),
-            5 => PixelData::U8(median5(plane(src, v), isa)),
+            5 => PixelData::U8(median5_u8(plane(src, v), isa)),
             k if k % 2 == 1 && k > 5 && k <= 255 => {
                 PixelData::U8(median_u8_large(plane(src, v), k, isa))
             }
@@ -732,6 +765,8 @@ mod tests {
             (31, 1),
             (33, 7),
             (64, 3),
+            (130, 3),
+            (257, 2),
             (1023, 4),
         ] {
             for c in [1, 3] {

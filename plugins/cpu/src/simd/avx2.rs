@@ -175,6 +175,18 @@ impl Simd for Avx2 {
         unsafe { _mm256_packus_epi32(lo, hi) }
     }
     #[inline(always)]
+    fn zip_u8(self, a: __m256i, b: __m256i) -> (__m256i, __m256i) {
+        // unpack works within 128-bit blocks: (a0..7|b0..7, a16..23|b16..23) and the 8..15
+        // and 24..31 halves; the block permutes put them in order.
+        unsafe {
+            let (lo, hi) = (_mm256_unpacklo_epi8(a, b), _mm256_unpackhi_epi8(a, b));
+            (
+                _mm256_permute2x128_si256::<0x20>(lo, hi),
+                _mm256_permute2x128_si256::<0x31>(lo, hi),
+            )
+        }
+    }
+    #[inline(always)]
     fn pack_u16_u8(self, a: __m256i, b: __m256i) -> __m256i {
         // packus interleaves the 128-bit blocks of a and b; put a's two blocks first.
         unsafe { _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi16(a, b)) }

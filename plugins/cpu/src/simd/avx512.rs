@@ -176,6 +176,20 @@ impl Simd for Avx512 {
         unsafe { _mm512_packus_epi32(lo, hi) }
     }
     #[inline(always)]
+    fn zip_u8(self, a: __m512i, b: __m512i) -> (__m512i, __m512i) {
+        // unpack works within 128-bit blocks: block k of lo interleaves bytes 16k..16k+8,
+        // of hi bytes 16k+8..16k+16; the permutes put the blocks in order.
+        unsafe {
+            let (lo, hi) = (_mm512_unpacklo_epi8(a, b), _mm512_unpackhi_epi8(a, b));
+            let first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+            let second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+            (
+                _mm512_permutex2var_epi64(lo, first, hi),
+                _mm512_permutex2var_epi64(lo, second, hi),
+            )
+        }
+    }
+    #[inline(always)]
     fn pack_u16_u8(self, a: __m512i, b: __m512i) -> __m512i {
         // packus interleaves the 128-bit blocks of a and b (8 bytes each per block);
         // gather a's four quarters first, then b's.

@@ -28,6 +28,7 @@ mod sse41;
 pub(crate) mod box_sums;
 pub(crate) mod median;
 pub(crate) mod median_bits;
+pub(crate) mod median_pairs;
 pub(crate) mod separable;
 pub(crate) mod threshold;
 
@@ -101,6 +102,8 @@ pub(crate) trait Simd: Copy {
     /// Saturating narrowing of the u32 lanes made by `unpack_lo_u16` / `unpack_hi_u16`
     /// back to u16 lanes in the original order.
     fn pack_u32_u16(self, lo: Self::V, hi: Self::V) -> Self::V;
+    /// Bytes `a0 b0 a1 b1 …`: the first half of the interleaving, then the second.
+    fn zip_u8(self, a: Self::V, b: Self::V) -> (Self::V, Self::V);
     /// Saturating narrowing of two u16 vectors to one u8 vector, `a`'s lanes first.
     fn pack_u16_u8(self, a: Self::V, b: Self::V) -> Self::V;
 }

@@ -174,6 +174,10 @@ impl Simd for Sse41 {
         unsafe { _mm_packus_epi32(lo, hi) }
     }
     #[inline(always)]
+    fn zip_u8(self, a: __m128i, b: __m128i) -> (__m128i, __m128i) {
+        unsafe { (_mm_unpacklo_epi8(a, b), _mm_unpackhi_epi8(a, b)) }
+    }
+    #[inline(always)]
     fn pack_u16_u8(self, a: __m128i, b: __m128i) -> __m128i {
         unsafe { _mm_packus_epi16(a, b) }
     }
