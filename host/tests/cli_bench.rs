@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{scratch, yam};
+use common::{scratch, write, yam};
 
 #[test]
 fn kernel_bench_reports_statistics_and_a_memory_copy_baseline() {
@@ -63,6 +63,80 @@ fn pipeline_bench_runs_the_pipeline_end_to_end() {
         out.stdout.contains("median") && out.stdout.contains("memory copy"),
         "{}",
         out.stdout
+    );
+    assert!(
+        out.stdout.contains("steps (median ms") && out.stdout.contains("outside the steps"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn pipeline_bench_json_times_each_step_and_the_rest() {
+    let dir = scratch();
+    let pipeline = write(
+        dir.path(),
+        "two.json",
+        r#"{"steps":[{"name":"gaussian_blur","params":{"ksize":5,"sigma":1.5}},
+                     {"name":"threshold","params":{"otsu":true}}]}"#,
+    );
+    let out = yam(
+        dir.path(),
+        &[
+            "bench",
+            "--pipeline",
+            &pipeline,
+            "--image",
+            "cells.png",
+            "--repeat",
+            "3",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let steps = v["steps"].as_array().expect("a steps array");
+    let kernels: Vec<&str> = steps
+        .iter()
+        .map(|s| s["kernel"].as_str().unwrap())
+        .collect();
+    assert_eq!(kernels, ["gaussian_blur", "threshold"], "{v}");
+    for s in steps {
+        assert_eq!(s["backend"], "cpu", "{v}");
+        assert!(s["median_ms"].as_f64().unwrap() > 0.0, "{v}");
+    }
+    // The rest of a run is its total less its steps: never negative. And with two steps and
+    // three runs, some run has both steps at or above their medians, so the medians fit in
+    // the slowest run.
+    let outside = v["outside_steps_median_ms"].as_f64().unwrap();
+    let steps_ms: f64 = steps.iter().map(|s| s["median_ms"].as_f64().unwrap()).sum();
+    assert!(outside >= 0.0, "{v}");
+    assert!(steps_ms <= v["time"]["max_ms"].as_f64().unwrap(), "{v}");
+}
+
+#[test]
+fn kernel_bench_json_has_no_step_times() {
+    let dir = scratch();
+    let out = yam(
+        dir.path(),
+        &[
+            "bench",
+            "--kernel",
+            "threshold",
+            "--params",
+            r#"{"thresh":9}"#,
+            "--image",
+            "cells.png",
+            "--repeat",
+            "1",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        v.get("steps").is_none() && v.get("outside_steps_median_ms").is_none(),
+        "{v}"
     );
 }
 

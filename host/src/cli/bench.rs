@@ -30,7 +30,9 @@ same image (read + write the same bytes: the machine's speed limit for memory-bo
   yam bench --pipeline examples/cells.json --image examples/cells.png --repeat 50
 
 A kernel is timed on device-resident buffers (uploaded once; each run executes and \
-synchronises). A pipeline is timed end to end as `yam run` runs it, transfers included.";
+synchronises). A pipeline is timed end to end as `yam run` runs it, transfers included, and each \
+step's median wall time is listed with the median of the rest of a run (uploads, downloads, host \
+work).";
 
 /// Options of `yam bench`.
 #[derive(Debug, Args)]
@@ -76,6 +78,15 @@ pub struct Stats {
     pub min_ms: f64,
     /// Slowest.
     pub max_ms: f64,
+}
+
+/// One pipeline step's median wall time over the timed runs.
+#[derive(Debug, Clone, Serialize)]
+struct StepTime {
+    name: String,
+    kernel: String,
+    backend: String,
+    median_ms: f64,
 }
 
 fn stats(mut ms: Vec<f64>) -> Stats {
@@ -165,6 +176,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         .threads
         .map_or_else(|| "all".to_string(), |n| n.to_string());
 
+    // Pipelines only: each step's median wall time, and the median of the rest of a run
+    // (uploads, downloads, host work).
+    let mut step_times: Vec<StepTime> = Vec::new();
+    let mut outside_steps: Option<f64> = None;
     let (what, backend_name, timed) = if let Some(id) = &args.kernel {
         let spec = kernel(id)
             .with_context(|| format!("--kernel {id}: unknown kernel (see `yam kernels`)"))?;
@@ -232,21 +247,47 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         let v = validate(&p).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let mut engine = Engine::new(backends.clone(), false);
         let mut last: Option<crate::run::ImageRun> = None;
+        // Per timed run: each step's wall time and the run's total.
+        let mut runs: Vec<(Vec<f64>, f64)> = Vec::with_capacity(args.repeat);
+        let mut warm_ups = 2;
         let timed = time(args.repeat, || {
             // As a batch does: the previous output is done with, its storage serves the next.
             if let Some(prev) = last.take() {
                 engine.recycle(prev.output);
             }
-            last = Some(
-                engine
-                    .run(&v.steps, &image)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
-            );
+            let t = Instant::now();
+            let run = engine
+                .run(&v.steps, &image)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let total = t.elapsed().as_secs_f64() * 1e3;
+            if warm_ups > 0 {
+                warm_ups -= 1;
+            } else {
+                runs.push((run.steps.iter().map(|s| s.wall_ms).collect(), total));
+            }
+            last = Some(run);
             Ok(())
         })?;
-        let used: Vec<String> = last
-            .map(|r| r.steps.iter().map(|s| s.backend.clone()).collect())
-            .unwrap_or_default();
+        let reports = last.map(|r| r.steps).unwrap_or_default();
+        step_times = reports
+            .iter()
+            .enumerate()
+            .map(|(i, r)| StepTime {
+                name: r.name.clone(),
+                kernel: r.kernel.clone(),
+                backend: r.backend.clone(),
+                median_ms: stats(runs.iter().map(|(s, _)| s[i]).collect()).median_ms,
+            })
+            .collect();
+        outside_steps = Some(
+            stats(
+                runs.iter()
+                    .map(|(s, total)| total - s.iter().sum::<f64>())
+                    .collect(),
+            )
+            .median_ms,
+        );
+        let used: Vec<String> = reports.iter().map(|s| s.backend.clone()).collect();
         let mut used_unique = used.clone();
         used_unique.dedup();
         (
@@ -262,6 +303,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
             "repeat": args.repeat, "time": timed, "memory_copy": copy,
             "copy_multiple": timed.median_ms / copy.median_ms.max(1e-9),
         });
+        let mut v = v;
+        if let Some(outside) = outside_steps {
+            v["steps"] = json!(step_times);
+            v["outside_steps_median_ms"] = json!(outside);
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!("{what}");
@@ -278,6 +324,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
             copy.median_ms,
             timed.median_ms / copy.median_ms.max(1e-9)
         );
+        if let Some(outside) = outside_steps {
+            println!("  steps (median ms of the timed runs):");
+            for st in &step_times {
+                println!(
+                    "    {:>10.3}  {} ({}, {})",
+                    st.median_ms, st.name, st.kernel, st.backend
+                );
+            }
+            println!("    {outside:>10.3}  outside the steps: uploads, downloads, host work");
+        }
     }
     Ok(0)
 }
