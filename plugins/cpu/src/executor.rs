@@ -7,7 +7,7 @@ use yam_plugin_api::{
     Image, KernelCall, PixelData, PluginError, StepCall, StepOutcome, TensorDesc,
 };
 
-use crate::{isa, ops, recycle::Spares};
+use crate::{copy::copy_bytes, isa, ops, recycle::Spares};
 
 struct Slot {
     desc: TensorDesc,
@@ -168,14 +168,14 @@ impl Executor for CpuExecutor {
             let packed = &bytes[desc.byte_offset as usize..];
             match self.spares.take_like(dtype, len) {
                 Some(mut data) => {
-                    data.as_ne_bytes_mut().copy_from_slice(packed);
+                    copy_bytes(data.as_ne_bytes_mut(), packed);
                     Some(data)
                 }
                 _ if packed.len() % dtype.size_bytes() == 0 => {
                     let mut data = PixelData::zeros(dtype, packed.len() / dtype.size_bytes());
                     let bytes = data.as_ne_bytes_mut();
                     yam_plugin_api::memory::huge_pages(bytes);
-                    bytes.copy_from_slice(packed);
+                    copy_bytes(bytes, packed);
                     Some(data)
                 }
                 _ => None,
@@ -219,8 +219,8 @@ impl Executor for CpuExecutor {
         }
         let image = self.image(buffer)?;
         match &self.slot(buffer)?.raw {
-            Some(raw) => out.copy_from_slice(raw),
-            None => out.copy_from_slice(image.data.as_ne_bytes()),
+            Some(raw) => copy_bytes(out, raw),
+            None => copy_bytes(out, image.data.as_ne_bytes()),
         }
         Ok(())
     }

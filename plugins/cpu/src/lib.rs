@@ -5,6 +5,7 @@
 //! conformance test doubles, which link it, can each export their own.
 
 mod backend;
+mod copy;
 mod executor;
 pub mod isa;
 pub mod ops;
