@@ -121,6 +121,33 @@ def load_images(tmp, quick):
     return imgs, paths
 
 
+def select_cases(tmp, quick, only):
+    """The rows to run: (name, image key, `yam bench` arguments, OpenCV call), the pipeline
+    last (its file written into `tmp`); a few with --quick, those matching --only."""
+    pipe = os.path.join(tmp, "pipeline.json")
+    with open(pipe, "w") as f:
+        json.dump(PIPELINE, f)
+    cases = [(n, k, ["--kernel", kid, "--params", json.dumps(p)], fn) for n, k, kid, p, fn in CASES]
+    cases.append(("pipeline gauss->otsu->open->cc", "gray_u8_4096", ["--pipeline", pipe], cv_pipeline))
+    if quick:
+        cases = cases[:3] + cases[-1:]
+    if only:
+        cases = [c for c in cases if any(t in f"{c[0]} {c[1]}" for t in only)]
+        if not cases:
+            sys.exit(f"--only {only}: no row matches (rows are 'kernel image', e.g. "
+                     f"'gaussian_blur 5x5 s1.5 gray_f32_2048')")
+    return cases
+
+
+def write_text(lines, out):
+    """Prints the markdown `lines`, and writes them to `out` when given."""
+    text = "\n".join(lines) + "\n"
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
+    print(text)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--yam", default="target/release/yam")
@@ -140,18 +167,7 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         imgs, paths = load_images(tmp, a.quick)
-        pipe = os.path.join(tmp, "pipeline.json")
-        with open(pipe, "w") as f:
-            json.dump(PIPELINE, f)
-        cases = [(n, k, ["--kernel", kid, "--params", json.dumps(p)], fn) for n, k, kid, p, fn in CASES]
-        cases.append(("pipeline gauss->otsu->open->cc", "gray_u8_4096", ["--pipeline", pipe], cv_pipeline))
-        if a.quick:
-            cases = cases[:3] + cases[-1:]
-        if a.only:
-            cases = [c for c in cases if any(t in f"{c[0]} {c[1]}" for t in a.only)]
-            if not cases:
-                sys.exit(f"--only {a.only}: no row matches (rows are 'kernel image', e.g. "
-                         f"'gaussian_blur 5x5 s1.5 gray_f32_2048')")
+        cases = select_cases(tmp, a.quick, a.only)
         rows = []
         for name, key, yargs, fn in cases:
             for threads in a.threads:
@@ -206,11 +222,7 @@ def main():
         rt = f"{ratio:.2f}" if ratio is not None else "n/a"
         mt = f"{mult:.1f}" if mult is not None else "n/a"
         lines.append(f"| {name} | {key} | {t} | {yt} | {c:.2f} | {rt} | {mt} |")
-    text = "\n".join(lines) + "\n"
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text)
-    print(text)
+    write_text(lines, a.out)
 
 
 if __name__ == "__main__":

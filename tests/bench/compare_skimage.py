@@ -14,7 +14,6 @@ filters), and where the call is not an exact equivalent the note says how it dif
 `--quick` runs a few rows on smaller crops (a smoke test of the script itself).
 """
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -133,19 +132,8 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         imgs, paths = base.load_images(tmp, a.quick)
-        pipe = os.path.join(tmp, "pipeline.json")
-        with open(pipe, "w") as f:
-            json.dump(base.PIPELINE, f)
-        cases = [(n, k, ["--kernel", kid, "--params", json.dumps(p)])
-                 for n, k, kid, p, _ in base.CASES]
-        cases.append(("pipeline gauss->otsu->open->cc", "gray_u8_4096", ["--pipeline", pipe]))
-        if a.quick:
-            cases = cases[:3] + cases[-1:]
-        if a.only:
-            cases = [c for c in cases if any(t in f"{c[0]} {c[1]}" for t in a.only)]
-            if not cases:
-                sys.exit(f"--only {a.only}: no row matches")
-        for name, key, yargs in cases:
+        cases = base.select_cases(tmp, a.quick, a.only)
+        for name, key, yargs, _ in cases:
             call, fn, note = SKIMAGE[name]
             im = imgs[key]
             fn(im)  # warm-up: imports, caches, first allocations
@@ -177,11 +165,7 @@ def main():
     ]
     for name, key, y, s, call, note in rows:
         lines.append(f"| {name} | {key} | {y:.2f} | {s:.1f} | {s / y:.0f}x | {call} | {note} |")
-    text = "\n".join(lines) + "\n"
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text)
-    print(text)
+    base.write_text(lines, a.out)
 
 
 if __name__ == "__main__":
