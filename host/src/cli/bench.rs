@@ -248,8 +248,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         let mut engine = Engine::new(backends.clone(), false);
         let mut last: Option<crate::run::ImageRun> = None;
         // Per timed run: each step's wall time and the run's total.
-        let mut runs: Vec<(Vec<f64>, f64)> = Vec::with_capacity(args.repeat);
-        let mut warm_ups = 2;
+        let mut runs: Vec<(Vec<f64>, f64)> = Vec::new();
         let timed = time(args.repeat, || {
             // As a batch does: the previous output is done with, its storage serves the next.
             if let Some(prev) = last.take() {
@@ -260,14 +259,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 .run(&v.steps, &image)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let total = t.elapsed().as_secs_f64() * 1e3;
-            if warm_ups > 0 {
-                warm_ups -= 1;
-            } else {
-                runs.push((run.steps.iter().map(|s| s.wall_ms).collect(), total));
-            }
+            runs.push((run.steps.iter().map(|s| s.wall_ms).collect(), total));
             last = Some(run);
             Ok(())
         })?;
+        // The timed runs are the last `repeat` (before them, `time`'s warm-ups).
+        let runs = &runs[runs.len() - args.repeat..];
         let reports = last.map(|r| r.steps).unwrap_or_default();
         step_times = reports
             .iter()
