@@ -16,8 +16,9 @@ use crate::simd;
 use crate::simd::box_sums::{ColumnUpdate, RoundDiv, RowFinish};
 
 /// `k`×`k` box filter of a u8 plane: `round(sum / k²)` when `normalize`, else the sum
-/// saturated to 255; `None` (the caller runs the scalar engine) when `isa` is scalar or the
-/// window is outside 3 to 15 (sums must fit u16) — 1 too when normalised.
+/// saturated to 255; `None` (the caller runs the scalar engine) when `isa` is scalar, `k` is
+/// even or above 15 (sums must fit u16), or `k` is 1 and normalised ([`RoundDiv`] has no
+/// constants for it).
 pub(crate) fn box_u8(
     src: Plane<'_, u8>,
     k: usize,
