@@ -41,7 +41,8 @@ impl Kernel for MedianPairs<'_> {
             return false;
         }
         assert!(self.rows.iter().all(|r| r.len() == w + 4));
-        // sorted[(2·rank + odd) · columns + j]: rank `rank` of padded column 2j (+1 if odd).
+        // even[rank · columns + j] / odd[rank · columns + j]: rank `rank` of padded column
+        // 2j / 2j + 1.
         let (even, odd) = self.sorted[..10 * columns].split_at_mut(5 * columns);
         for j in (0..columns.div_ceil(n)).map(|b| (b * n).min(columns - n)) {
             let mut e = [s.splat_u8(0); 5];
