@@ -2,28 +2,33 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{scratch, write, yam};
+
+/// `yam bench --image cells.png <args> --json` in `dir`: exits 0, prints JSON.
+fn bench_json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["bench", "--image", "cells.png", "--json"];
+    all.extend_from_slice(args);
+    let out = yam(dir, &all);
+    assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
 
 #[test]
 fn kernel_bench_reports_statistics_and_a_memory_copy_baseline() {
     let dir = scratch();
-    let out = yam(
+    let v = bench_json(
         dir.path(),
         &[
-            "bench",
             "--kernel",
             "gaussian_blur",
             "--params",
             r#"{"ksize":7}"#,
-            "--image",
-            "cells.png",
             "--repeat",
             "3",
-            "--json",
         ],
     );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["backend"], "cpu");
     assert_eq!(v["input"], "256x192 u8 x1");
     let t = &v["time"];
@@ -80,21 +85,7 @@ fn pipeline_bench_json_times_each_step_and_the_rest() {
         r#"{"steps":[{"name":"gaussian_blur","params":{"ksize":5,"sigma":1.5}},
                      {"name":"threshold","params":{"otsu":true}}]}"#,
     );
-    let out = yam(
-        dir.path(),
-        &[
-            "bench",
-            "--pipeline",
-            &pipeline,
-            "--image",
-            "cells.png",
-            "--repeat",
-            "3",
-            "--json",
-        ],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let v = bench_json(dir.path(), &["--pipeline", &pipeline, "--repeat", "3"]);
     let steps = v["steps"].as_array().expect("a steps array");
     let kernels: Vec<&str> = steps
         .iter()
@@ -117,23 +108,17 @@ fn pipeline_bench_json_times_each_step_and_the_rest() {
 #[test]
 fn kernel_bench_json_has_no_step_times() {
     let dir = scratch();
-    let out = yam(
+    let v = bench_json(
         dir.path(),
         &[
-            "bench",
             "--kernel",
             "threshold",
             "--params",
             r#"{"thresh":9}"#,
-            "--image",
-            "cells.png",
             "--repeat",
             "1",
-            "--json",
         ],
     );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert!(
         v.get("steps").is_none() && v.get("outside_steps_median_ms").is_none(),
         "{v}"
