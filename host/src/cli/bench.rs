@@ -80,6 +80,13 @@ pub struct Stats {
     pub max_ms: f64,
 }
 
+/// Where a pipeline's time goes: each step's median wall time over the timed runs, and the
+/// median of the rest of a run (uploads, downloads, host work).
+struct Breakdown {
+    steps: Vec<StepTime>,
+    outside_ms: f64,
+}
+
 /// One pipeline step's median wall time over the timed runs.
 #[derive(Debug, Clone, Serialize)]
 struct StepTime {
@@ -176,11 +183,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         .threads
         .map_or_else(|| "all".to_string(), |n| n.to_string());
 
-    // Pipelines only: each step's median wall time, and the median of the rest of a run
-    // (uploads, downloads, host work).
-    let mut step_times: Vec<StepTime> = Vec::new();
-    let mut outside_steps: Option<f64> = None;
-    let (what, backend_name, timed) = if let Some(id) = &args.kernel {
+    let (what, backend_name, timed, breakdown) = if let Some(id) = &args.kernel {
         let spec = kernel(id)
             .with_context(|| format!("--kernel {id}: unknown kernel (see `yam kernels`)"))?;
         let given: serde_json::Map<String, Value> = serde_json::from_str(&args.params)
@@ -237,6 +240,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
             format!("kernel {id} {}", args.params),
             backend.name().to_string(),
             timed?,
+            None,
         )
     } else {
         let path = args
@@ -266,7 +270,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         // The timed runs are the last `repeat` (before them, `time`'s warm-ups).
         let runs = &runs[runs.len() - args.repeat..];
         let reports = last.map(|r| r.steps).unwrap_or_default();
-        step_times = reports
+        let steps = reports
             .iter()
             .enumerate()
             .map(|(i, r)| StepTime {
@@ -276,14 +280,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 median_ms: stats(runs.iter().map(|(s, _)| s[i]).collect()).median_ms,
             })
             .collect();
-        outside_steps = Some(
-            stats(
-                runs.iter()
-                    .map(|(s, total)| total - s.iter().sum::<f64>())
-                    .collect(),
-            )
-            .median_ms,
-        );
+        let outside_ms = stats(
+            runs.iter()
+                .map(|(s, total)| total - s.iter().sum::<f64>())
+                .collect(),
+        )
+        .median_ms;
         let used: Vec<String> = reports.iter().map(|s| s.backend.clone()).collect();
         let mut used_unique = used.clone();
         used_unique.dedup();
@@ -291,19 +293,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
             format!("pipeline {}", path.display()),
             used_unique.join("+"),
             timed,
+            Some(Breakdown { steps, outside_ms }),
         )
     };
 
     if args.json {
-        let v = json!({
+        let mut v = json!({
             "what": what, "backend": backend_name, "input": input, "threads": threads,
             "repeat": args.repeat, "time": timed, "memory_copy": copy,
             "copy_multiple": timed.median_ms / copy.median_ms.max(1e-9),
         });
-        let mut v = v;
-        if let Some(outside) = outside_steps {
-            v["steps"] = json!(step_times);
-            v["outside_steps_median_ms"] = json!(outside);
+        if let Some(b) = &breakdown {
+            v["steps"] = json!(b.steps);
+            v["outside_steps_median_ms"] = json!(b.outside_ms);
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -321,15 +323,18 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
             copy.median_ms,
             timed.median_ms / copy.median_ms.max(1e-9)
         );
-        if let Some(outside) = outside_steps {
+        if let Some(b) = &breakdown {
             println!("  steps (median ms of the timed runs):");
-            for st in &step_times {
+            for st in &b.steps {
                 println!(
                     "    {:>10.3}  {} ({}, {})",
                     st.median_ms, st.name, st.kernel, st.backend
                 );
             }
-            println!("    {outside:>10.3}  outside the steps: uploads, downloads, host work");
+            println!(
+                "    {:>10.3}  outside the steps: uploads, downloads, host work",
+                b.outside_ms
+            );
         }
     }
     Ok(0)
