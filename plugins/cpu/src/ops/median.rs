@@ -298,7 +298,7 @@ fn median5_u8(src: Plane<'_, u8>, isa: Isa) -> Vec<u8> {
     }
     let network = selection_network(25, 12);
     for_each_window_row(src, 5, |w, out, scratch: &mut Vec<u8>| {
-        scratch.resize(MedianPairs::scratch_len(out.len()), 0);
+        grow(scratch, MedianPairs::scratch_len(out.len()));
         let pairs = MedianPairs {
             rows: w.first_rows::<5>(),
             sorted: scratch,
@@ -323,7 +323,7 @@ fn median5_row<T: Ordered + Default>(
     if vector_row(isa, w, c, out) {
         return;
     }
-    wires.resize(25 * TILE, T::default());
+    grow(wires, 25 * TILE);
     for (tile, out) in out.chunks_mut(TILE).enumerate() {
         let (start, len) = (tile * TILE, out.len());
         for (dy, row) in w.rows().enumerate() {
@@ -341,6 +341,14 @@ fn median5_row<T: Ordered + Default>(
             }
         }
         out.copy_from_slice(&wires[out_wire * TILE..][..len]);
+    }
+}
+
+/// Makes `v` at least `len` long. Scratch shared by two row paths only grows: resizing it
+/// to each path's length would shrink it and zero-fill it again on every row.
+fn grow<T: Default + Clone>(v: &mut Vec<T>, len: usize) {
+    if v.len() < len {
+        v.resize(len, T::default());
     }
 }
 
